@@ -1,0 +1,53 @@
+// POSIX shared memory objects: the system calls, and nothing of JavaScript.
+// Follows shm_open(3), shm_unlink(3), ftruncate(2), fstat(2), fchmod(2),
+// mmap(2) and munmap(2).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+namespace shm::posix {
+
+// The original shm-typed-array layout puts the data length (a native size_t)
+// in front of the data; the raw layout is the data alone.
+constexpr size_t kPrefixBytes = sizeof(size_t);
+
+struct OpenRequest {
+  std::string name;    // "/name", validated by the caller
+  size_t dataBytes;    // create: bytes of data to make room for; attach: ignored
+  bool create;         // true: O_CREAT | O_EXCL; false: attach an existing object
+  mode_t mode;         // create: exact permissions (not filtered by umask)
+  bool readonly;       // attach with O_RDONLY and a private mapping
+  bool prefixed;       // the original's layout
+};
+
+enum class OpenOutcome {
+  kMapped,       // base / mapLength / dataOffset / dataLength are set
+  kExists,       // create found the name taken (EEXIST)
+  kMissing,      // attach found no such object (ENOENT)
+  kBadLayout,    // prefixed attach: the header does not fit the object
+  kFailed,       // errnum / syscall say which call failed and why
+};
+
+struct OpenResult {
+  OpenOutcome outcome;
+  void* base = nullptr;
+  size_t mapLength = 0;
+  size_t dataOffset = 0;
+  size_t dataLength = 0;
+  size_t objectBytes = 0;  // kBadLayout: the object's size
+  int errnum = 0;
+  const char* syscall = nullptr;
+};
+
+OpenResult OpenObject(const OpenRequest& request);
+
+// munmap; matches shm::UnmapFunction.
+int UnmapObject(void* base, size_t length);
+
+// shm_unlink: 0, or the errno it failed with.
+int UnlinkObject(const std::string& name);
+
+}  // namespace shm::posix

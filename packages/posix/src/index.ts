@@ -1,0 +1,177 @@
+/**
+ * @shm/posix: POSIX shared memory objects (shm_open / mmap) as Buffers and
+ * TypedArrays. Objects are named '/name' and live as files under /dev/shm.
+ *
+ * Layouts:
+ *  - 'raw' (default): the object holds exactly the data bytes and its size is
+ *    its file size, so Python's multiprocessing.shared_memory, C programs and
+ *    any other tool read it as it is.
+ *  - 'prefixed': shm-typed-array's layout, a native size_t byte length in the
+ *    first 8 bytes and the data after it (what @shm/core uses, so it shares
+ *    objects with processes still running shm-typed-array).
+ *
+ * Each create / get is its own mapping. detach(name) neuters every array of
+ * this thread's attachments of that name, then unmaps them; arrays that
+ * become unreachable are unmapped by the garbage collector.
+ */
+import {
+  AttachOptions,
+  BufferType,
+  ElementSize,
+  LengthMax,
+  Permissions,
+  SegmentLedger,
+  ShmArray,
+  ShmBackend,
+  TypeKey,
+  invalidArgType,
+  invalidArgValue,
+  makeView,
+  outOfRange,
+  parsePermissions,
+  resolveTypeKey,
+  validateBoolean,
+  validateCount,
+  validateOptions,
+} from '@shm/types';
+import { binding } from './binding';
+
+export { BufferType, LengthMax };
+export type { AttachOptions, Permissions, ShmArray, TypeKey } from '@shm/types';
+
+export type Layout = 'raw' | 'prefixed';
+
+export interface PosixOptions extends AttachOptions {
+  /** 'raw' (default) or 'prefixed' (shm-typed-array's layout). */
+  layout?: Layout;
+}
+
+/** Permissions of new objects unless given: owner read and write. */
+export const DEFAULT_PERMISSIONS = 0o600;
+
+/** Longest name, without its leading '/' (NAME_MAX). */
+export const NAME_MAX = 255;
+
+const ledger = new SegmentLedger<string>();
+
+/**
+ * The object name as shm_open wants it: a leading '/' is added when missing;
+ * an empty name, another '/', a NUL or more than NAME_MAX characters are refused.
+ */
+export function normalizeName(name: unknown): string {
+  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+  const normalized = name.startsWith('/') ? name : `/${name}`;
+  if (normalized.length === 1) throw invalidArgValue('name', 'must not be empty', name);
+  if (normalized.includes('/', 1)) throw invalidArgValue('name', "must not contain '/' after the first character", name);
+  if (normalized.includes('\0')) throw invalidArgValue('name', 'must not contain NUL bytes', name);
+  if (Buffer.byteLength(normalized) - 1 > NAME_MAX) {
+    throw outOfRange(`The "name" argument must be at most ${NAME_MAX} bytes after its leading '/'`);
+  }
+  return normalized;
+}
+
+function resolveLayout(options: Partial<PosixOptions>): boolean {
+  const { layout } = options;
+  if (layout === undefined || layout === 'raw') return false;
+  if (layout === 'prefixed') return true;
+  throw invalidArgValue('options.layout', "must be 'raw' or 'prefixed'", layout);
+}
+
+/**
+ * Creates the object `name` with room for `count` elements and maps it.
+ * Returns null if the name is taken.
+ */
+export function create<K extends TypeKey = 'Buffer'>(
+  count: number,
+  typeKey?: K,
+  name?: string,
+  perm?: Permissions,
+  options?: PosixOptions,
+): ShmArray<K> | null {
+  const resolvedType = resolveTypeKey(typeKey) as K;
+  validateCount(count);
+  const objectName = normalizeName(name);
+  const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
+  const resolvedOptions = validateOptions<PosixOptions>(options);
+  const prefixed = resolveLayout(resolvedOptions);
+  if (validateBoolean('options.readonly', resolvedOptions.readonly)) {
+    throw invalidArgValue('options.readonly', 'applies to get(), not to create()', true);
+  }
+  const dataBytes = count * ElementSize[resolvedType];
+  const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed);
+  if (buffer === null) return null;
+  ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));
+  return makeView(buffer, resolvedType);
+}
+
+/**
+ * Maps the existing object `name`; its length is the data bytes / element
+ * size. Returns null if there is no such object.
+ *
+ * With `readonly: true` the object is opened O_RDONLY (read permission is
+ * enough) and mapped privately: the view shows the object's bytes, and a write
+ * through it changes only this view's private copy of that page, never the
+ * object (and that page then stops following the object's changes).
+ */
+export function get<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, options?: PosixOptions): ShmArray<K> | null {
+  const resolvedType = resolveTypeKey(typeKey) as K;
+  const objectName = normalizeName(name);
+  const resolvedOptions = validateOptions<PosixOptions>(options);
+  const prefixed = resolveLayout(resolvedOptions);
+  const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
+  const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed);
+  if (buffer === null) return null;
+  ledger.noteAttached(objectName);
+  return makeView(buffer, resolvedType);
+}
+
+/**
+ * Unmaps every attachment of `name` in this thread (their arrays become
+ * empty). With `forceDestroy` the object is also unlinked.
+ * Returns 0 if destroyed, 1 if unmapped, -1 if not attached / not existing.
+ */
+export function detach(name: string, forceDestroy = false): number {
+  const objectName = normalizeName(name);
+  const force = validateBoolean('forceDestroy', forceDestroy);
+  const unmapped = binding.unmap(objectName);
+  if (force) {
+    const removed = binding.unlink(objectName);
+    ledger.forget(objectName);
+    return removed ? 0 : -1;
+  }
+  return unmapped > 0 ? 1 : -1;
+}
+
+/** Unmaps and unlinks the object: `detach(name, true) === 0`. */
+export function destroy(name: string): boolean {
+  return detach(name, true) === 0;
+}
+
+/** Unmaps everything this thread mapped. POSIX objects stay until destroyed, so this returns 0. */
+export function detachAll(): number {
+  binding.unmapAll();
+  return 0;
+}
+
+/** Bytes this thread has mapped now (the prefixed layout's header included). */
+export function getTotalSize(): number {
+  return binding.mappedBytes();
+}
+
+/** Bytes of the objects this thread created and has not destroyed. */
+export function getTotalCreatedSize(): number {
+  return ledger.totalCreatedBytes();
+}
+
+/** This module as a ShmBackend, for code that takes any backend. */
+export const backend: ShmBackend<string, PosixOptions> = {
+  create,
+  get,
+  detach,
+  destroy,
+  detachAll,
+  getTotalSize,
+  getTotalCreatedSize,
+  BufferType,
+  LengthMax,
+};

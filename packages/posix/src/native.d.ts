@@ -1,0 +1,26 @@
+/** The private binding of build/Release/shm_posix.node (native/posix_binding.cc). */
+export interface PosixBinding {
+  /**
+   * Creates (create = true: O_CREAT | O_EXCL, exact mode) or attaches an
+   * object and maps it. Returns the one ArrayBuffer over its data bytes, or
+   * null when create finds the name taken / attach finds no object.
+   */
+  open(
+    name: string,
+    dataBytes: number,
+    create: boolean,
+    mode: number,
+    readonly: boolean,
+    prefixed: boolean,
+  ): ArrayBuffer | null;
+  /** Neuters and unmaps this thread's attachments of `name`; returns how many. */
+  unmap(name: string): number;
+  /** Neuters and unmaps all of this thread's attachments; returns how many. */
+  unmapAll(): number;
+  /** shm_unlink: true if removed, false if there was no such object. */
+  unlink(name: string): boolean;
+  /** Bytes this thread has mapped now. */
+  mappedBytes(): number;
+  /** Bytes of the prefixed layout's length header (sizeof(size_t)). */
+  readonly prefixBytes: number;
+}

@@ -1,0 +1,94 @@
+// System V shared memory segments: the system calls.
+// See shmget(2), shmat(2), shmdt(2), shmctl(2). Each failure captures errno
+// at once, before any cleanup call can overwrite it.
+#include "sysv_syscalls.h"
+
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+#include <cerrno>
+
+namespace shm::sysv {
+namespace {
+
+OpenResult Failure(const char* syscall, int errnum) {
+  OpenResult result{OpenOutcome::kFailed};
+  result.errnum = errnum;
+  result.syscall = syscall;
+  return result;
+}
+
+bool IsGone(int errnum) { return errnum == ENOENT || errnum == EIDRM; }
+
+}  // namespace
+
+OpenResult OpenSegment(const OpenRequest& request) {
+  key_t key = static_cast<key_t>(request.key);
+  int flags = request.create ? (IPC_CREAT | IPC_EXCL | static_cast<int>(request.mode)) : 0;
+  int id = shmget(key, request.create ? request.bytes : 0, flags);
+  if (id == -1) {
+    int errnum = errno;
+    if (request.create && errnum == EEXIST) return OpenResult{OpenOutcome::kExists};
+    if (!request.create && IsGone(errnum)) return OpenResult{OpenOutcome::kMissing};
+    return Failure("shmget", errnum);
+  }
+
+  size_t bytes = request.bytes;
+  if (!request.create) {
+    struct shmid_ds status;
+    if (shmctl(id, IPC_STAT, &status) == -1) {
+      int errnum = errno;
+      if (IsGone(errnum) || errnum == EINVAL) return OpenResult{OpenOutcome::kMissing};
+      return Failure("shmctl", errnum);
+    }
+    bytes = status.shm_segsz;
+  }
+
+  void* base = shmat(id, nullptr, request.readonly ? SHM_RDONLY : 0);
+  if (base == reinterpret_cast<void*>(-1)) {
+    int errnum = errno;
+    // A segment this call made and cannot attach would be left to nobody.
+    if (request.create) shmctl(id, IPC_RMID, nullptr);
+    if (!request.create && errnum == EIDRM) return OpenResult{OpenOutcome::kMissing};
+    return Failure("shmat", errnum);
+  }
+  OpenResult result{OpenOutcome::kMapped};
+  result.base = base;
+  result.bytes = bytes;
+  return result;
+}
+
+int DetachSegment(void* base, size_t /*length*/) { return shmdt(base); }
+
+StatusResult SegmentStatus(uint32_t key) {
+  int id = shmget(static_cast<key_t>(key), 0, 0);
+  if (id == -1) {
+    int errnum = errno;
+    if (IsGone(errnum)) return {false, 0, 0, nullptr};
+    return {false, 0, errnum, "shmget"};
+  }
+  struct shmid_ds status;
+  if (shmctl(id, IPC_STAT, &status) == -1) {
+    int errnum = errno;
+    if (IsGone(errnum) || errnum == EINVAL) return {false, 0, 0, nullptr};
+    return {false, 0, errnum, "shmctl"};
+  }
+  return {true, static_cast<uint64_t>(status.shm_nattch), 0, nullptr};
+}
+
+int RemoveSegment(uint32_t key, const char** syscall) {
+  int id = shmget(static_cast<key_t>(key), 0, 0);
+  if (id == -1) {
+    int errnum = errno;
+    *syscall = "shmget";
+    return IsGone(errnum) ? ENOENT : errnum;
+  }
+  if (shmctl(id, IPC_RMID, nullptr) == -1) {
+    int errnum = errno;
+    *syscall = "shmctl";
+    return (IsGone(errnum) || errnum == EINVAL) ? ENOENT : errnum;
+  }
+  return 0;
+}
+
+}  // namespace shm::sysv

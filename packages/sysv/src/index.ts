@@ -1,0 +1,189 @@
+/**
+ * @shm/sysv: System V shared memory segments (shmget / shmat) as Buffers and
+ * TypedArrays, named by numeric keys.
+ *
+ * Each create / get is its own attachment. detach(key) neuters every array of
+ * this thread's attachments of that key, then detaches them; arrays that
+ * become unreachable are detached by the garbage collector (the segment
+ * itself stays until destroyed, or until detach / detachAll finds it with no
+ * attachment left).
+ */
+import {
+  AttachOptions,
+  BufferType,
+  ElementSize,
+  LengthMax,
+  Permissions,
+  SegmentLedger,
+  ShmArray,
+  ShmBackend,
+  TypeKey,
+  invalidArgType,
+  invalidArgValue,
+  makeView,
+  outOfRange,
+  parsePermissions,
+  resolveTypeKey,
+  validateBoolean,
+  validateCount,
+  validateOptions,
+} from '@shm/types';
+import { binding } from './binding';
+
+export { BufferType, LengthMax };
+export type { AttachOptions, Permissions, ShmArray, TypeKey } from '@shm/types';
+
+export type SysvOptions = AttachOptions;
+
+/** Permissions of new segments unless given: owner read and write. */
+export const DEFAULT_PERMISSIONS = 0o600;
+
+/** Keys are 1 .. 2^32 - 2: 0 is IPC_PRIVATE and 2^32 - 1 is (key_t)-1. */
+export const KEY_MIN = 1;
+export const KEY_MAX = 2 ** 32 - 2;
+
+/** How many random keys create() tries before it gives up. */
+const GENERATED_KEY_ATTEMPTS = 64;
+
+const ledger = new SegmentLedger<number>();
+
+export function validateKey(key: unknown): number {
+  if (typeof key !== 'number') throw invalidArgType('key', 'of type number', key);
+  if (!(Number.isSafeInteger(key) && key >= KEY_MIN && key <= KEY_MAX)) {
+    throw outOfRange(`Shm key should be ${KEY_MIN} .. ${KEY_MAX}`);
+  }
+  return key;
+}
+
+function generateKey(): number {
+  return KEY_MIN + Math.floor(Math.random() * KEY_MAX);
+}
+
+function withKey<T extends object>(array: T, key: number): T & { key: number } {
+  return Object.assign(array, { key });
+}
+
+/**
+ * Creates a segment of `count` elements with `key` (a free random key when
+ * omitted) and attaches it. The result carries `.key`. Returns null if the
+ * key is taken.
+ */
+export function create<K extends TypeKey = 'Buffer'>(
+  count: number,
+  typeKey?: K,
+  key?: number | null,
+  perm?: Permissions,
+  options?: SysvOptions,
+): ShmArray<K> | null {
+  const resolvedType = resolveTypeKey(typeKey) as K;
+  validateCount(count);
+  const explicitKey = key === undefined || key === null ? undefined : validateKey(key);
+  const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
+  if (validateBoolean('options.readonly', validateOptions<SysvOptions>(options).readonly)) {
+    throw invalidArgValue('options.readonly', 'applies to get(), not to create()', true);
+  }
+  const bytes = count * ElementSize[resolvedType];
+
+  let segmentKey = explicitKey ?? generateKey();
+  let buffer = binding.open(segmentKey, bytes, true, mode, false);
+  for (let attempt = 1; buffer === null && explicitKey === undefined; attempt++) {
+    if (attempt === GENERATED_KEY_ATTEMPTS) {
+      throw Object.assign(new Error(`No free System V key found in ${attempt} random tries`), {
+        code: 'ERR_SHM_NO_FREE_KEY',
+      });
+    }
+    segmentKey = generateKey();
+    buffer = binding.open(segmentKey, bytes, true, mode, false);
+  }
+  if (buffer === null) return null;
+  ledger.noteCreated(segmentKey, bytes);
+  return withKey(makeView(buffer, resolvedType), segmentKey) as ShmArray<K>;
+}
+
+/**
+ * Attaches the existing segment `key`; its length is the segment's bytes /
+ * element size. Returns null if there is no such segment.
+ *
+ * With `readonly: true` the segment is attached with SHM_RDONLY, so read
+ * permission is enough.
+ */
+export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, options?: SysvOptions): ShmArray<K> | null {
+  const resolvedType = resolveTypeKey(typeKey) as K;
+  const segmentKey = validateKey(key);
+  const readonly = validateBoolean('options.readonly', validateOptions<SysvOptions>(options).readonly);
+  const buffer = binding.open(segmentKey, 0, false, 0, readonly);
+  if (buffer === null) return null;
+  ledger.noteAttached(segmentKey);
+  return withKey(makeView(buffer, resolvedType), segmentKey) as ShmArray<K>;
+}
+
+/**
+ * Detaches every attachment of `key` in this thread (their arrays become
+ * empty). The segment is destroyed when no process attaches it any more, or
+ * at once with `forceDestroy`.
+ * Returns the attach count left, 0 when destroyed, -1 if this thread never
+ * attached it (and no force) or it does not exist.
+ */
+export function detach(key: number, forceDestroy = false): number {
+  const segmentKey = validateKey(key);
+  const force = validateBoolean('forceDestroy', forceDestroy);
+  binding.unmap(segmentKey);
+  if (!force && !ledger.knows(segmentKey)) return -1;
+  return settle(segmentKey, force);
+}
+
+/** Destroys the segment if forced or unattached; returns what detach() returns. */
+function settle(key: number, force: boolean): number {
+  const attachCount = binding.attachCount(key);
+  if (attachCount < 0) {
+    ledger.forget(key);
+    return -1;
+  }
+  if (force || attachCount === 0) {
+    binding.remove(key);
+    ledger.forget(key);
+    return 0;
+  }
+  return attachCount;
+}
+
+/** Detaches and destroys the segment: `detach(key, true) === 0`. */
+export function destroy(key: number): boolean {
+  return detach(key, true) === 0;
+}
+
+/**
+ * Detaches everything this thread attached, then destroys each segment it
+ * knows that no process attaches any more. Returns how many it destroyed.
+ */
+export function detachAll(): number {
+  binding.unmapAll();
+  let destroyed = 0;
+  for (const key of ledger.keys()) {
+    if (settle(key, false) === 0) destroyed++;
+  }
+  return destroyed;
+}
+
+/** Bytes this thread has attached now. */
+export function getTotalSize(): number {
+  return binding.mappedBytes();
+}
+
+/** Bytes of the segments this thread created and has not destroyed. */
+export function getTotalCreatedSize(): number {
+  return ledger.totalCreatedBytes();
+}
+
+/** This module as a ShmBackend, for code that takes any backend. */
+export const backend: ShmBackend<number, SysvOptions> = {
+  create,
+  get,
+  detach,
+  destroy,
+  detachAll,
+  getTotalSize,
+  getTotalCreatedSize,
+  BufferType,
+  LengthMax,
+};

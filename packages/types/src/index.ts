@@ -1,0 +1,293 @@
+/**
+ * @shm/types: what every shm backend shares. The type tables, the argument
+ * rules, the bookkeeping of which segments this thread created, and the
+ * interface each backend implements. Pure TypeScript, no native code, so both
+ * backends (and the umbrella) apply exactly the same rules.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import { markAsUntransferable } from 'node:worker_threads';
+import * as path from 'node:path';
+
+/** The names of the array types a segment can be viewed as. */
+export type TypeKey =
+  | 'Buffer'
+  | 'Int8Array'
+  | 'Uint8Array'
+  | 'Uint8ClampedArray'
+  | 'Int16Array'
+  | 'Uint16Array'
+  | 'Int32Array'
+  | 'Uint32Array'
+  | 'Float32Array'
+  | 'Float64Array'
+  | 'BigInt64Array'
+  | 'BigUint64Array';
+
+/** A shared-memory array; System V results carry the numeric `key` they were made with. */
+export type Shm<T> = T & { key?: number };
+
+/** From type key to the array class it produces. */
+export interface ArrayTypeMap {
+  Buffer: Buffer;
+  Int8Array: Int8Array;
+  Uint8Array: Uint8Array;
+  Uint8ClampedArray: Uint8ClampedArray;
+  Int16Array: Int16Array;
+  Uint16Array: Uint16Array;
+  Int32Array: Int32Array;
+  Uint32Array: Uint32Array;
+  Float32Array: Float32Array;
+  Float64Array: Float64Array;
+  BigInt64Array: BigInt64Array;
+  BigUint64Array: BigUint64Array;
+}
+
+/** What `create` / `get` return for a type key. */
+export type ShmArray<K extends TypeKey> = Shm<ArrayTypeMap[K]>;
+
+/** Type numbers, the same as shm-typed-array's (0..9), plus the BigInt types. */
+export const BufferType: Readonly<Record<TypeKey, number>> = Object.freeze({
+  Buffer: 0,
+  Int8Array: 1,
+  Uint8Array: 2,
+  Uint8ClampedArray: 3,
+  Int16Array: 4,
+  Uint16Array: 5,
+  Int32Array: 6,
+  Uint32Array: 7,
+  Float32Array: 8,
+  Float64Array: 9,
+  BigInt64Array: 10,
+  BigUint64Array: 11,
+});
+
+type ViewConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayTypeMap[TypeKey];
+
+const viewConstructors: Readonly<Record<TypeKey, ViewConstructor>> = {
+  Buffer: Uint8Array, // replaced by Buffer.from in makeView: Buffer has no public constructor
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+};
+
+/** Bytes per element of each type key. */
+export const ElementSize: Readonly<Record<TypeKey, number>> = Object.freeze({
+  Buffer: 1,
+  Int8Array: 1,
+  Uint8Array: 1,
+  Uint8ClampedArray: 1,
+  Int16Array: 2,
+  Uint16Array: 2,
+  Int32Array: 4,
+  Uint32Array: 4,
+  Float32Array: 4,
+  Float64Array: 8,
+  BigInt64Array: 8,
+  BigUint64Array: 8,
+});
+
+/** Largest element count a segment may have: Node's own Buffer limit. */
+export const LengthMax: number = bufferConstants.MAX_LENGTH;
+
+/** Options every backend accepts when attaching. */
+export interface AttachOptions {
+  /**
+   * Attach read-only (PROT_READ / SHM_RDONLY permission check). The process
+   * then needs only read permission on the segment. See each backend for what
+   * a write through such a view does; it never crashes the process.
+   */
+  readonly?: boolean;
+}
+
+/** Permissions: a number (0o600) or an octal string ('600'). */
+export type Permissions = number | string;
+
+/** The flat API each native backend implements, narrowed to its key kind. */
+export interface ShmBackend<Key, Options extends AttachOptions = AttachOptions> {
+  /** A new segment of `count` elements, or null if `key` already exists. */
+  create<K extends TypeKey = 'Buffer'>(
+    count: number,
+    typeKey?: K,
+    key?: Key,
+    perm?: Permissions,
+    options?: Options,
+  ): ShmArray<K> | null;
+  /** A new attachment of an existing segment, or null if it does not exist. */
+  get<K extends TypeKey = 'Buffer'>(key: Key, typeKey?: K, options?: Options): ShmArray<K> | null;
+  /** Unmaps every attachment of `key` in this thread; see the backend for the return value. */
+  detach(key: Key, forceDestroy?: boolean): number;
+  /** Unmaps and removes the segment: `detach(key, true) === 0`. */
+  destroy(key: Key): boolean;
+  /** Unmaps everything this thread attached; returns how many segments that destroyed. */
+  detachAll(): number;
+  /** Bytes this thread has mapped now. */
+  getTotalSize(): number;
+  /** Bytes of the segments this thread created and has not destroyed. */
+  getTotalCreatedSize(): number;
+  readonly BufferType: typeof BufferType;
+  readonly LengthMax: number;
+}
+
+// ---------------------------------------------------------------------------
+// Argument rules. Errors carry Node's ERR_* codes so callers can branch on them.
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '…' : value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value.toString());
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+export function invalidArgType(name: string, expected: string, value: unknown): TypeError {
+  const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`);
+  return Object.assign(error, { code: 'ERR_INVALID_ARG_TYPE' });
+}
+
+export function invalidArgValue(name: string, reason: string, value: unknown): TypeError {
+  const error = new TypeError(`The "${name}" argument ${reason}. Received ${describe(value)}`);
+  return Object.assign(error, { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+export function outOfRange(message: string): RangeError {
+  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
+}
+
+/** The type key, 'Buffer' when omitted; anything else is a TypeError. */
+export function resolveTypeKey(typeKey: unknown): TypeKey {
+  if (typeKey === undefined) return 'Buffer';
+  if (typeof typeKey === 'string' && Object.prototype.hasOwnProperty.call(BufferType, typeKey)) {
+    return typeKey as TypeKey;
+  }
+  const shown = typeof typeKey === 'string' ? typeKey : describe(typeKey);
+  const error = new TypeError(`Unknown type key ${shown}`);
+  throw Object.assign(error, { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+/** `count` must be a safe integer in 1..LengthMax. */
+export function validateCount(count: unknown): number {
+  if (typeof count !== 'number') throw invalidArgType('count', 'of type number', count);
+  if (!(Number.isSafeInteger(count) && count >= 1 && count <= LengthMax)) {
+    throw outOfRange(`Count should be 1 .. ${LengthMax}`);
+  }
+  return count;
+}
+
+/** Strict permissions: 0..0o777 as a number or an octal string. */
+export function parsePermissions(perm: unknown, fallback: number): number {
+  if (perm === undefined) return fallback;
+  let mode: number;
+  if (typeof perm === 'number') mode = perm;
+  else if (typeof perm === 'string' && /^[0-7]{1,4}$/.test(perm)) mode = Number.parseInt(perm, 8);
+  else if (typeof perm === 'string') throw invalidArgValue('perm', 'must be an octal string such as \'660\'', perm);
+  else throw invalidArgType('perm', 'an octal string or a number', perm);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw outOfRange(`Permissions should be 0 .. 0o777, got ${describe(perm)}`);
+  }
+  return mode;
+}
+
+/** Plain-object options or undefined; anything else is a TypeError. */
+export function validateOptions<T extends object>(options: unknown): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', 'an object', options);
+  }
+  return options as Partial<T>;
+}
+
+export function validateBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
+  return value;
+}
+
+/**
+ * Wraps the one ArrayBuffer of a mapping in the requested view. Every view of
+ * an attachment shares this ArrayBuffer, so neutering it (on detach) empties
+ * them all. The buffer is marked untransferable: a transfer to a worker would
+ * move the memory out of reach of detach and leave a dangling view behind.
+ */
+export function makeView<K extends TypeKey>(buffer: ArrayBuffer, typeKey: K): ArrayTypeMap[K] {
+  markAsUntransferable(buffer);
+  const length = Math.floor(buffer.byteLength / ElementSize[typeKey]);
+  if (typeKey === 'Buffer') return Buffer.from(buffer, 0, length) as ArrayTypeMap[K];
+  return new viewConstructors[typeKey](buffer, 0, length) as ArrayTypeMap[K];
+}
+
+// ---------------------------------------------------------------------------
+// Bookkeeping shared by both backends.
+
+/**
+ * The segments this thread has created or attached, by key. Mappings
+ * themselves are tracked natively (their bytes are counted as they are mapped
+ * and unmapped); this ledger knows which keys detachAll must revisit and how
+ * many bytes this thread created and has not yet destroyed.
+ */
+export class SegmentLedger<Key> {
+  private readonly createdBytes = new Map<Key, number>();
+  private readonly attachedKeys = new Set<Key>();
+
+  noteCreated(key: Key, bytes: number): void {
+    this.createdBytes.set(key, bytes);
+    this.attachedKeys.add(key);
+  }
+
+  noteAttached(key: Key): void {
+    this.attachedKeys.add(key);
+  }
+
+  knows(key: Key): boolean {
+    return this.attachedKeys.has(key);
+  }
+
+  /** The segment is gone (destroyed, or found missing): stop counting it. */
+  forget(key: Key): void {
+    this.createdBytes.delete(key);
+    this.attachedKeys.delete(key);
+  }
+
+  keys(): Key[] {
+    return [...this.attachedKeys];
+  }
+
+  totalCreatedBytes(): number {
+    let total = 0;
+    for (const bytes of this.createdBytes.values()) total += bytes;
+    return total;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Native addon loading, shared by the backends.
+
+/**
+ * Loads `<packageRoot>/build/{Release,Debug}/<addonName>.node`. When none
+ * loads, the error lists every path tried and why each failed.
+ */
+export function loadNativeAddon<Binding>(packageRoot: string, addonName: string): Binding {
+  const candidates = ['Release', 'Debug'].map((config) =>
+    path.join(packageRoot, 'build', config, `${addonName}.node`),
+  );
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      return require(candidate) as Binding;
+    } catch (error) {
+      failures.push(`${candidate}: ${String((error as Error).message).split('\n')[0]}`);
+    }
+  }
+  const error = new Error(
+    `Cannot load the native addon ${addonName}. Tried:\n  ${failures.join('\n  ')}\n` +
+      `Build it with \`npx shm-build-native\` in ${packageRoot}.`,
+  );
+  throw Object.assign(error, { code: 'ERR_SHM_ADDON_NOT_FOUND', tried: candidates });
+}
