@@ -1,0 +1,131 @@
+/**
+ * @shm/core: the drop-in successor of shm-typed-array.
+ *
+ * `require('shm-typed-array')` can become `require('@shm/core')` with nothing
+ * else changed: the same flat API, the same return values, the same POSIX
+ * object layout (so both packages share objects), the same exit behaviour.
+ *
+ * This module is the one place that chooses a backend: a string key is a
+ * POSIX object name (@shm/posix, in shm-typed-array's prefixed layout), a
+ * number, null or undefined a System V key (@shm/sysv).
+ */
+import * as posix from '@shm/posix';
+import * as sysv from '@shm/sysv';
+import { BufferType as bufferTypes, LengthMax, ShmArray, TypeKey, invalidArgType } from '@shm/types';
+
+export type { Shm, ShmArray, TypeKey, ArrayTypeMap, AttachOptions, ShmBackend } from '@shm/types';
+
+/** From type key to what create / get return (shm-typed-array's ShmMap). */
+export type ShmMap = { [K in TypeKey]: ShmArray<K> };
+
+/** Type numbers, as shm-typed-array's: Buffer 0 ... Float64Array 9, BigInt64Array 10, BigUint64Array 11. */
+export const BufferType: Readonly<Record<TypeKey, number>> & { readonly [typeKey: string]: number } = bufferTypes;
+
+/** Largest element count of a segment: buffer.constants.MAX_LENGTH. */
+export { LengthMax };
+
+/** shm-typed-array's POSIX layout: the byte length in front of the data. */
+const POSIX_OPTIONS: posix.PosixOptions = Object.freeze({ layout: 'prefixed' });
+
+/**
+ * shm-typed-array's permission rule: an octal string; anything that does not
+ * parse as octal means '660'. Only the permission bits are kept.
+ */
+function lenientPermissions(perm: unknown): number {
+  const parsed = typeof perm === 'symbol' ? Number.NaN : Number.parseInt(String(perm), 8);
+  return Number.isNaN(parsed) || parsed < 0 ? 0o660 : parsed & 0o777;
+}
+
+function isSysvKey(key: unknown): key is number | null | undefined {
+  if (typeof key === 'number' || key === null || key === undefined) return true;
+  if (typeof key === 'string') return false;
+  throw invalidArgType('key', 'a number (System V) or a string (POSIX)', key);
+}
+
+/**
+ * Creates a segment of `count` elements viewed as `typeKey`: a POSIX object
+ * for a string key, a System V segment for a numeric key, a System V segment
+ * with a free random key when `key` is omitted (System V results carry
+ * `.key`). Returns null if the key is taken.
+ */
+export function create<K extends TypeKey = 'Buffer'>(
+  count: number,
+  typeKey?: K,
+  key?: number | string | null,
+  perm?: string,
+): ShmMap[K] | null {
+  if (!isSysvKey(key)) return createPosix(key, count, typeKey, perm);
+  return sysv.create(count, typeKey, key, lenientPermissions(perm ?? '660'));
+}
+
+/** Creates a POSIX object (shm-typed-array's createPosix). */
+export function createPosix<K extends TypeKey = 'Buffer'>(
+  name: string,
+  count: number,
+  typeKey?: K,
+  perm?: string,
+): ShmMap[K] | null {
+  return posix.create(count, typeKey, name, lenientPermissions(perm ?? '660'), POSIX_OPTIONS);
+}
+
+/** Attaches an existing segment; null if it does not exist. */
+export function get<K extends TypeKey = 'Buffer'>(key: number | string, typeKey?: K): ShmMap[K] | null {
+  if (!isSysvKey(key)) return getPosix(key, typeKey);
+  return sysv.get(key as number, typeKey);
+}
+
+/** Attaches an existing POSIX object (shm-typed-array's getPosix). */
+export function getPosix<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K): ShmMap[K] | null {
+  return posix.get(name, typeKey, POSIX_OPTIONS);
+}
+
+/**
+ * Detaches this process's attachments of `key`; their arrays become empty.
+ * System V: the attach count left, 0 when destroyed (last attach gone, or
+ * forced), -1 if not attached here / not existing.
+ * POSIX: 0 destroyed (forced), 1 unmapped, -1 not attached / not existing.
+ */
+export function detach(key: number | string, forceDestroy?: boolean): number {
+  if (!isSysvKey(key)) return detachPosix(key, forceDestroy);
+  return sysv.detach(key as number, Boolean(forceDestroy));
+}
+
+/** Detaches a POSIX object (shm-typed-array's detachPosix). */
+export function detachPosix(name: string, forceDestroy?: boolean): number {
+  return posix.detach(name, Boolean(forceDestroy));
+}
+
+/** Detaches and destroys: `detach(key, true) === 0`. */
+export function destroy(key: number | string): boolean {
+  return detach(key, true) === 0;
+}
+
+/**
+ * Detaches everything this process attached, both kinds. Returns how many
+ * System V segments that destroyed (those no process attaches any more).
+ */
+export function detachAll(): number {
+  posix.detachAll();
+  return sysv.detachAll();
+}
+
+/** Bytes this process has mapped now, both kinds (POSIX headers included). */
+export function getTotalSize(): number {
+  return posix.getTotalSize() + sysv.getTotalSize();
+}
+
+/** Bytes of the segments this process created and has not destroyed. */
+export function getTotalCreatedSize(): number {
+  return posix.getTotalCreatedSize() + sysv.getTotalCreatedSize();
+}
+
+// As shm-typed-array does: at exit, detach everything and say how many System
+// V segments went with it. No signal handler is installed.
+process.on('exit', () => {
+  try {
+    const destroyed = detachAll();
+    if (destroyed > 0) console.info('shm segments destroyed:', destroyed);
+  } catch (error) {
+    console.error(error);
+  }
+});
