@@ -10,6 +10,7 @@
 #include <cmath>
 #include <string>
 
+#include "readonly_pages.h"
 #include "sysv_syscalls.h"
 
 namespace shm::sysv {
@@ -61,11 +62,19 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       return env.Null();
     case OpenOutcome::kFailed:
       throw SystemError(env, result.errnum, result.syscall, KeySubject(env, request.key));
+    case OpenOutcome::kTooManyReadonly: {
+      Napi::Error error = Napi::Error::New(
+          env, "too many read-only System V attachments in this process (at most " +
+                   std::to_string(kMaxReadonlyAttachments) + ")");
+      error.Set("code", Napi::String::New(env, "ERR_SHM_READONLY_LIMIT"));
+      error.Set("key", Napi::Number::New(env, request.key));
+      throw error;
+    }
     case OpenOutcome::kMapped:
       break;
   }
   return Registry(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
-                             result.bytes);
+                             result.bytes, request.readonly ? DetachReadonly : DetachSegment);
 }
 
 // unmap(key): how many attachments of this thread were neutered and detached

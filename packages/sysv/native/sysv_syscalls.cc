@@ -3,6 +3,8 @@
 // at once, before any cleanup call can overwrite it.
 #include "sysv_syscalls.h"
 
+#include "readonly_pages.h"
+
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
@@ -24,7 +26,10 @@ bool IsGone(int errnum) { return errnum == ENOENT || errnum == EIDRM; }
 
 OpenResult OpenSegment(const OpenRequest& request) {
   key_t key = static_cast<key_t>(request.key);
-  int flags = request.create ? (IPC_CREAT | IPC_EXCL | static_cast<int>(request.mode)) : 0;
+  // Attaching asks for the access it needs, so that shmget itself refuses a
+  // segment this process may not use (as shm_open does), not a later call.
+  int access = request.readonly ? 0400 : 0600;
+  int flags = request.create ? (IPC_CREAT | IPC_EXCL | static_cast<int>(request.mode)) : access;
   int id = shmget(key, request.create ? request.bytes : 0, flags);
   if (id == -1) {
     int errnum = errno;
@@ -53,6 +58,11 @@ OpenResult OpenSegment(const OpenRequest& request) {
     return Failure("shmat", errnum);
   }
   OpenResult result{OpenOutcome::kMapped};
+  if (request.readonly && !RegisterReadonly(base, bytes)) {
+    shmdt(base);
+    result.outcome = OpenOutcome::kTooManyReadonly;
+    return result;
+  }
   result.base = base;
   result.bytes = bytes;
   return result;

@@ -14,7 +14,7 @@ struct OpenRequest {
   size_t bytes;      // create: segment size; attach: ignored
   bool create;       // true: IPC_CREAT | IPC_EXCL; false: attach an existing segment
   mode_t mode;       // create: permissions
-  bool readonly;     // attach with SHM_RDONLY
+  bool readonly;     // attach with SHM_RDONLY (see readonly_pages.h)
 };
 
 enum class OpenOutcome {
@@ -22,6 +22,7 @@ enum class OpenOutcome {
   kExists,   // create found the key taken (EEXIST)
   kMissing,  // attach found no such segment (ENOENT, or EIDRM: being removed)
   kFailed,   // errnum / syscall say which call failed and why
+  kTooManyReadonly,  // readonly: the process holds kMaxReadonlyAttachments already
 };
 
 struct OpenResult {
@@ -34,7 +35,7 @@ struct OpenResult {
 
 OpenResult OpenSegment(const OpenRequest& request);
 
-// shmdt; matches shm::UnmapFunction.
+// shmdt; matches shm::UnmapFunction. Read-only attachments use DetachReadonly.
 int DetachSegment(void* base, size_t length);
 
 struct StatusResult {

@@ -73,10 +73,12 @@ class MappingRegistry {
   // Takes ownership of a fresh mapping and returns the ArrayBuffer over its
   // data bytes [base + dataOffset, base + dataOffset + dataLength). On
   // failure the mapping is released (now or by the finalizer) and the error
-  // is thrown.
+  // is thrown. `unmap` overrides the registry's unmap function for this one.
   Napi::ArrayBuffer Adopt(Napi::Env env, const std::string& segment, void* base,
-                          size_t length, size_t dataOffset, size_t dataLength) {
-    Mapping* mapping = new Mapping{segment, base, length, unmap_, nullptr, true, nullptr};
+                          size_t length, size_t dataOffset, size_t dataLength,
+                          UnmapFunction unmap = nullptr) {
+    Mapping* mapping =
+        new Mapping{segment, base, length, unmap ? unmap : unmap_, nullptr, true, nullptr};
     napi_value buffer;
     napi_status status = napi_create_external_arraybuffer(
         env, static_cast<char*>(base) + dataOffset, dataLength, Finalize, mapping, &buffer);

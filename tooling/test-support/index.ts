@@ -1,0 +1,117 @@
+/**
+ * What every shm test suite needs: keys no other test (or test run) uses,
+ * cleanup that happens even when a test fails, and a way to run code in a
+ * child process and see a crash as a signal rather than a dead test runner.
+ */
+import { execFileSync, fork, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as posix from '@shm/posix';
+import * as sysv from '@shm/sysv';
+
+/** Every POSIX name the tests make starts with this, so leftovers are easy to find. */
+export const NAME_PREFIX = 'shm-test-';
+
+/** System V keys of the tests: 0x5e000000 .. 0x5effffff, split by process id. */
+const KEY_BASE = 0x5e000000;
+
+let counter = 0;
+
+/** A POSIX name no other test or test process uses: '/shm-test-<pid>-<n>'. */
+export function uniqueName(): string {
+  return `/${NAME_PREFIX}${process.pid}-${++counter}`;
+}
+
+/** A System V key no other test process uses (256 keys a process). */
+export function uniqueKey(): number {
+  counter++;
+  return KEY_BASE + ((process.pid & 0xffff) << 8) + (counter & 0xff);
+}
+
+/**
+ * Segments a test made, destroyed by cleanup() whatever the test did. Use
+ * `afterEach(() => scratch.cleanup())`.
+ */
+export class Scratch {
+  private readonly names = new Set<string>();
+  private readonly keys = new Set<number>();
+
+  name(): string {
+    const name = uniqueName();
+    this.names.add(name);
+    return name;
+  }
+
+  key(): number {
+    const key = uniqueKey();
+    this.keys.add(key);
+    return key;
+  }
+
+  /** Adopts a key made elsewhere (a generated System V key). */
+  track(key: number | string): void {
+    if (typeof key === 'number') this.keys.add(key);
+    else this.names.add(key);
+  }
+
+  cleanup(): void {
+    posix.detachAll();
+    sysv.detachAll();
+    for (const name of this.names) posix.destroy(name);
+    for (const key of this.keys) sysv.destroy(key);
+    this.names.clear();
+    this.keys.clear();
+  }
+}
+
+/** Names under /dev/shm that this process's tests made and did not remove. */
+export function leftoverNames(): string[] {
+  return fs.readdirSync('/dev/shm').filter((file) => file.startsWith(`${NAME_PREFIX}${process.pid}-`));
+}
+
+/** System V keys in this process's test range that still exist (from `ipcs -m`). */
+export function leftoverKeys(): number[] {
+  const low = KEY_BASE + ((process.pid & 0xffff) << 8);
+  const output = execFileSync('ipcs', ['-m'], { encoding: 'utf8' });
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('0x'))
+    .map((line) => Number.parseInt(line.split(/\s+/)[0], 16))
+    .filter((key) => key >= low && key < low + 256);
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  messages: unknown[];
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Forks `script` with `args`, collects what it sends and prints, and
+ * resolves when it exits. `onMessage` may answer the child.
+ */
+export function runChild(
+  script: string,
+  args: string[] = [],
+  onMessage?: (message: unknown, child: ChildProcess) => void,
+  options: { uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], uid: options.uid, gid: options.gid });
+    const result: ChildResult = { code: null, signal: null, messages: [], stdout: '', stderr: '' };
+    child.stdout!.on('data', (chunk) => (result.stdout += chunk));
+    child.stderr!.on('data', (chunk) => (result.stderr += chunk));
+    child.on('message', (message) => {
+      result.messages.push(message);
+      onMessage?.(message, child);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30000);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      Object.assign(result, { code, signal });
+      resolve(result);
+    });
+  });
+}
