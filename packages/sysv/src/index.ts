@@ -132,19 +132,27 @@ export function detach(key: number, forceDestroy = false): number {
   return settle(segmentKey, force);
 }
 
+/**
+ * How many attachments the segment `key` has now, over all processes
+ * (shmctl IPC_STAT shm_nattch); -1 if there is no such segment.
+ */
+export function attachCount(key: number): number {
+  return binding.attachCount(validateKey(key));
+}
+
 /** Destroys the segment if forced or unattached; returns what detach() returns. */
 function settle(key: number, force: boolean): number {
-  const attachCount = binding.attachCount(key);
-  if (attachCount < 0) {
+  const attachments = binding.attachCount(key);
+  if (attachments < 0) {
     ledger.forget(key);
     return -1;
   }
-  if (force || attachCount === 0) {
+  if (force || attachments === 0) {
     binding.remove(key);
     ledger.forget(key);
     return 0;
   }
-  return attachCount;
+  return attachments;
 }
 
 /** Detaches and destroys the segment: `detach(key, true) === 0`. */

@@ -1,0 +1,156 @@
+/** What only the POSIX backend does: names, layouts, modes, detach results, Python interop. */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as posix from '@shm/posix';
+import { Scratch, leftoverNames } from '@shm/test-support';
+
+const scratch = new Scratch();
+afterEach(() => scratch.cleanup());
+afterAll(() => expect(leftoverNames()).toEqual([]));
+
+const devShm = (name: string) => path.join('/dev/shm', name.slice(1));
+
+describe('names', () => {
+  test('a name without a leading slash gets one', () => {
+    const name = scratch.name();
+    const array = posix.create(4, 'Buffer', name.slice(1))!;
+    array[0] = 5;
+    expect(fs.existsSync(devShm(name))).toBe(true);
+    expect(posix.get(name)![0]).toBe(5);
+    expect(posix.normalizeName('frames')).toBe('/frames');
+  });
+
+  test.each([
+    ['an empty name', '', TypeError],
+    ['a lone slash', '/', TypeError],
+    ['a slash inside', '/a/b', TypeError],
+    ['a path escaping /dev/shm', '/../etc/passwd', TypeError],
+    ['a NUL byte', '/a\0b', TypeError],
+    ['more than NAME_MAX bytes', '/' + 'x'.repeat(256), RangeError],
+    ['a number', 5, TypeError],
+    ['undefined', undefined, TypeError],
+  ])('refuses %s', (_label, name, errorClass) => {
+    expect(() => posix.create(1, 'Buffer', name as string)).toThrow(errorClass);
+    expect(() => posix.get(name as string)).toThrow(errorClass);
+    expect(() => posix.detach(name as string)).toThrow(errorClass);
+  });
+
+  test('accepts exactly NAME_MAX bytes', () => {
+    const name = scratch.name();
+    const long = name + 'x'.repeat(posix.NAME_MAX + 1 - name.length);
+    scratch.track(long);
+    expect(posix.create(1, 'Buffer', long)).not.toBeNull();
+  });
+});
+
+describe('layouts', () => {
+  test('raw: the object holds exactly the data bytes', () => {
+    const name = scratch.name();
+    const array = posix.create(3, 'Uint16Array', name)!;
+    array.set([0x0102, 0x0304, 0x0506]);
+    expect(fs.statSync(devShm(name)).size).toBe(6);
+    expect(fs.readFileSync(devShm(name))).toEqual(Buffer.from([2, 1, 4, 3, 6, 5]));
+  });
+
+  test("prefixed: shm-typed-array's size_t length header, then the data", () => {
+    const name = scratch.name();
+    const array = posix.create(3, 'Uint16Array', name, undefined, { layout: 'prefixed' })!;
+    array.set([1, 2, 3]);
+    const file = fs.readFileSync(devShm(name));
+    expect(file.length).toBe(8 + 6);
+    expect(file.readBigUInt64LE(0)).toBe(6n);
+    expect(file.subarray(8)).toEqual(Buffer.from([1, 0, 2, 0, 3, 0]));
+    expect(posix.get(name, 'Uint16Array', { layout: 'prefixed' })!.length).toBe(3);
+    expect(posix.get(name, 'Uint8Array')!.length).toBe(14); // raw view: the whole object
+  });
+
+  test('prefixed get of an object whose header does not fit gives ERR_SHM_LAYOUT', () => {
+    const name = scratch.name();
+    posix.create(16, 'Uint8Array', name)!.fill(0xff); // header would say 2^64 - 1
+    expect(() => posix.get(name, 'Buffer', { layout: 'prefixed' })).toThrow(
+      expect.objectContaining({ code: 'ERR_SHM_LAYOUT', path: name }),
+    );
+    expect(posix.getTotalSize()).toBe(16);
+  });
+
+  test('an empty object cannot be mapped: EINVAL from mmap', () => {
+    const name = scratch.name();
+    fs.writeFileSync(devShm(name), '');
+    expect(() => posix.get(name)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'mmap', errno: -22, path: name }),
+    );
+  });
+
+  test('refuses an unknown layout', () => {
+    expect(() => posix.get(scratch.name(), 'Buffer', { layout: 'packed' as any })).toThrow(TypeError);
+  });
+});
+
+describe('permissions', () => {
+  test('default 0o600, else exactly what was asked, whatever the umask', () => {
+    const previous = process.umask(0o077);
+    try {
+      const plain = scratch.name();
+      posix.create(1, 'Buffer', plain);
+      expect(fs.statSync(devShm(plain)).mode & 0o777).toBe(0o600);
+      const shared = scratch.name();
+      posix.create(1, 'Buffer', shared, '664');
+      expect(fs.statSync(devShm(shared)).mode & 0o777).toBe(0o664);
+      const numeric = scratch.name();
+      posix.create(1, 'Buffer', numeric, 0o640);
+      expect(fs.statSync(devShm(numeric)).mode & 0o777).toBe(0o640);
+    } finally {
+      process.umask(previous);
+    }
+  });
+});
+
+describe('detach results', () => {
+  test('1 unmapped (the object stays), 0 destroyed, -1 not attached or missing', () => {
+    const name = scratch.name();
+    posix.create(4, 'Buffer', name);
+    expect(posix.detach(name)).toBe(1);
+    expect(posix.detach(name)).toBe(-1);
+    expect(fs.existsSync(devShm(name))).toBe(true);
+    expect(posix.getTotalCreatedSize()).toBe(4); // created and not destroyed
+    expect(posix.detach(name, true)).toBe(0);
+    expect(fs.existsSync(devShm(name))).toBe(false);
+    expect(posix.detach(name, true)).toBe(-1);
+    expect(posix.getTotalCreatedSize()).toBe(0);
+  });
+
+  test('detachAll unmaps but destroys nothing', () => {
+    const name = scratch.name();
+    const array = posix.create(4, 'Buffer', name)!;
+    expect(posix.detachAll()).toBe(0);
+    expect(array.length).toBe(0);
+    expect(posix.get(name)).not.toBeNull();
+  });
+
+  test('a failed create leaves no name behind', () => {
+    const name = scratch.name();
+    // Larger than the address space can map: ftruncate or mmap fails.
+    expect(() => posix.create(2 ** 52, 'Float64Array', name)).toThrow();
+    expect(fs.existsSync(devShm(name))).toBe(false);
+  });
+});
+
+describe("Python's multiprocessing.shared_memory", () => {
+  const peer = path.join(__dirname, 'fixtures', 'python_peer.py');
+  const python = (...args: string[]) => execFileSync('python3', [peer, ...args], { encoding: 'utf8' });
+
+  test('opens an object made here: exact size and bytes', () => {
+    const name = scratch.name();
+    const array = posix.create(5, 'Uint8Array', name)!;
+    array.set([1, 2, 3, 250, 255]);
+    expect(JSON.parse(python('read', name.slice(1)))).toEqual({ size: 5, hex: '010203faff' });
+  });
+
+  test('makes an object this backend opens: exact size and bytes', () => {
+    const name = scratch.name();
+    python('create', name.slice(1), 'deadbeef0102');
+    const array = posix.get(name, 'Uint8Array')!;
+    expect(Buffer.from(array)).toEqual(Buffer.from('deadbeef0102', 'hex'));
+  });
+});
