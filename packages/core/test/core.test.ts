@@ -1,0 +1,171 @@
+/** @shm/core: dispatch on the key, shm-typed-array's flat API and results, exit behaviour, module formats. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as shm from '@shm/core';
+import * as posix from '@shm/posix';
+import * as sysv from '@shm/sysv';
+import { Scratch, leftoverKeys, leftoverNames } from '@shm/test-support';
+
+const scratch = new Scratch();
+afterEach(() => scratch.cleanup());
+afterAll(() => {
+  expect(leftoverNames()).toEqual([]);
+  expect(leftoverKeys()).toEqual([]);
+});
+
+const devShm = (name: string) => path.join('/dev/shm', name.slice(1));
+
+test('exports the whole flat API of shm-typed-array', () => {
+  for (const name of ['create', 'createPosix', 'get', 'getPosix', 'detach', 'detachPosix', 'destroy', 'detachAll', 'getTotalSize', 'getTotalCreatedSize']) {
+    expect(typeof (shm as any)[name]).toBe('function');
+  }
+  expect(shm.LengthMax).toBe(require('node:buffer').constants.MAX_LENGTH);
+  expect(shm.BufferType).toEqual({
+    Buffer: 0, Int8Array: 1, Uint8Array: 2, Uint8ClampedArray: 3, Int16Array: 4, Uint16Array: 5,
+    Int32Array: 6, Uint32Array: 7, Float32Array: 8, Float64Array: 9, BigInt64Array: 10, BigUint64Array: 11,
+  });
+});
+
+describe('dispatch on the key', () => {
+  test('a string makes a POSIX object in the prefixed layout, without .key', () => {
+    const name = scratch.name();
+    const array = shm.create(10, 'Float32Array', name)!;
+    expect(array).toBeInstanceOf(Float32Array);
+    expect('key' in array).toBe(false);
+    expect(fs.statSync(devShm(name)).size).toBe(8 + 40);
+    expect(shm.getTotalSize()).toBe(48);
+    expect(shm.getTotalCreatedSize()).toBe(48);
+    expect(shm.get(name, 'Float32Array')!.length).toBe(10);
+  });
+
+  test('a number makes a System V segment with that key, carried in .key', () => {
+    const key = scratch.key();
+    const array = shm.create(10, 'Int16Array', key)!;
+    expect(array.key).toBe(key);
+    expect(sysv.attachCount(key)).toBe(1);
+    expect(shm.get(key, 'Int16Array')!.key).toBe(key);
+  });
+
+  test.each([undefined, null])('%p makes a System V segment with a generated key', (key) => {
+    const array = shm.create(10, 'Buffer', key)!;
+    scratch.track(array.key!);
+    expect(sysv.attachCount(array.key!)).toBe(1);
+  });
+
+  test.each([true, {}, 5n, Symbol('k')])('%p as a key is a TypeError', (key) => {
+    expect(() => shm.create(1, 'Buffer', key as any)).toThrow(TypeError);
+    expect(() => shm.get(key as any)).toThrow(TypeError);
+    expect(() => shm.detach(key as any)).toThrow(TypeError);
+  });
+});
+
+describe("shm-typed-array's results", () => {
+  test('System V: detach gives the attach count left, 0 once destroyed; -1 unknown', () => {
+    const key = scratch.key();
+    shm.create(4, 'Buffer', key);
+    expect(shm.create(4, 'Buffer', key)).toBeNull();
+    expect(shm.detach(key)).toBe(0);
+    expect(shm.get(key)).toBeNull();
+    expect(shm.detach(key)).toBe(-1);
+    expect(shm.getTotalSize()).toBe(0);
+    expect(shm.getTotalCreatedSize()).toBe(0);
+  });
+
+  test('POSIX: detach gives 1 when unmapped, 0 when destroyed, -1 when not attached', () => {
+    const name = scratch.name();
+    shm.create(4, 'Buffer', name);
+    expect(shm.detach(name)).toBe(1);
+    expect(shm.detach(name)).toBe(-1);
+    expect(shm.destroy(name)).toBe(true);
+    expect(shm.destroy(name)).toBe(false);
+  });
+
+  test('createPosix / getPosix / detachPosix take a name first', () => {
+    const name = scratch.name();
+    const array = shm.createPosix(name, 3, 'Uint8Array')!;
+    array[2] = 7;
+    expect(shm.getPosix(name, 'Uint8Array')![2]).toBe(7);
+    expect(shm.detachPosix(name, 1 as any)).toBe(0); // truthy forces, as in shm-typed-array
+  });
+
+  test('detachAll unmaps both kinds and counts the System V segments it destroyed', () => {
+    const name = scratch.name();
+    const keys = [scratch.key(), scratch.key()];
+    const arrays = [shm.create(4, 'Buffer', name)!, ...keys.map((key) => shm.create(4, 'Buffer', key)!)];
+    expect(shm.detachAll()).toBe(2);
+    expect(arrays.map((a) => a.length)).toEqual([0, 0, 0]);
+    expect(shm.get(name)).not.toBeNull(); // POSIX objects stay until destroyed
+  });
+
+  test.each([
+    ['660', 0o660],
+    ['600', 0o600],
+    ['abc', 0o660],
+    [undefined, 0o660],
+    ['6609', 0o660], // parseInt stops at the first non-octal digit
+    ['7777', 0o777], // only permission bits are kept
+  ])('permissions %p become %o', (perm, mode) => {
+    const name = scratch.name();
+    shm.create(1, 'Buffer', name, perm);
+    expect(fs.statSync(devShm(name)).mode & 0o777).toBe(mode);
+    const key = scratch.key();
+    shm.create(1, 'Buffer', key, perm);
+    const ipcs = execFileSync('ipcs', ['-m'], { encoding: 'utf8' });
+    const line = ipcs.split('\n').find((row) => row.startsWith('0x' + key.toString(16).padStart(8, '0')))!;
+    expect(line.split(/\s+/)[3]).toBe(mode.toString(8));
+  });
+
+  test('bad counts are RangeErrors with shm-typed-array\'s message', () => {
+    expect(() => shm.create(0)).toThrow(new RangeError(`Count should be 1 .. ${shm.LengthMax}`));
+    expect(() => shm.create(1, 'Buffer', 0)).toThrow(new RangeError('Shm key should be 1 .. 4294967294'));
+    expect(() => shm.create(1, 'Nope' as any)).toThrow('Unknown type key Nope');
+  });
+});
+
+describe('process exit', () => {
+  const fixture = path.join(__dirname, 'fixtures', 'exit.js');
+
+  test('detaches everything and reports the System V segments it destroyed', () => {
+    const key = scratch.key();
+    const name = scratch.name();
+    const result = spawnSync(process.execPath, [fixture, String(key), name, 'sysv'], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('shm segments destroyed: 1\n');
+    expect(sysv.attachCount(key)).toBe(-1);
+    expect(fs.existsSync(devShm(name))).toBe(true); // POSIX objects outlive the process
+  });
+
+  test('says nothing when nothing was destroyed, and installs no signal handler', () => {
+    const name = scratch.name();
+    const result = spawnSync(
+      process.execPath,
+      ['-e', `require('@shm/core'); console.log(['SIGINT','SIGTERM','SIGHUP'].map((s) => process.listenerCount(s)).join())`],
+      { encoding: 'utf8', cwd: __dirname },
+    );
+    expect(result.stdout).toBe('0,0,0\n');
+    const quiet = spawnSync(process.execPath, [fixture, String(scratch.key()), name, 'none'], { encoding: 'utf8' });
+    expect(quiet.stdout).toBe('');
+  });
+});
+
+describe('module formats', () => {
+  test('require and import give the same API', () => {
+    const name = scratch.name();
+    const script = `
+      import * as shm from '@shm/core';
+      import shmDefault from '@shm/core';
+      const array = shm.create(4, 'Int32Array', ${JSON.stringify(name)});
+      array[0] = 42;
+      console.log(shm.get(${JSON.stringify(name)}, 'Int32Array')[0], typeof shmDefault.create, Object.keys(shm.BufferType).length);
+      shm.destroy(${JSON.stringify(name)});`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: __dirname });
+    expect(output).toBe('42 function 12\n');
+  });
+
+  test('mapped bytes are counted per thread, whichever package mapped them', () => {
+    const name = scratch.name();
+    posix.create(4, 'Buffer', name);
+    expect(shm.getTotalSize()).toBe(4); // mapped bytes are per thread, whichever module mapped them
+  });
+});
