@@ -5,8 +5,6 @@
  */
 import { execFileSync, fork, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as posix from '@shm/posix';
-import * as sysv from '@shm/sysv';
 
 /** Every POSIX name the tests make starts with this, so leftovers are easy to find. */
 export const NAME_PREFIX = 'shm-test-';
@@ -27,13 +25,23 @@ export function uniqueKey(): number {
   return KEY_BASE + ((process.pid & 0xffff) << 8) + (counter & 0xff);
 }
 
+/** The part of a backend (or of @shm/core) that cleanup needs. */
+export interface Cleaner<Key> {
+  detachAll(): number;
+  destroy(key: Key): boolean;
+}
+
 /**
  * Segments a test made, destroyed by cleanup() whatever the test did. Use
- * `afterEach(() => scratch.cleanup())`.
+ * `afterEach(() => scratch.cleanup())`. Give it the module instances the test
+ * uses, so that their books are cleared too; whatever they fail to destroy is
+ * removed directly (shm_unlink through /dev/shm, IPC_RMID through ipcrm).
  */
 export class Scratch {
   private readonly names = new Set<string>();
   private readonly keys = new Set<number>();
+
+  constructor(private readonly cleaners: { posix?: Cleaner<string>; sysv?: Cleaner<number> }) {}
 
   name(): string {
     const name = uniqueName();
@@ -54,10 +62,21 @@ export class Scratch {
   }
 
   cleanup(): void {
-    posix.detachAll();
-    sysv.detachAll();
-    for (const name of this.names) posix.destroy(name);
-    for (const key of this.keys) sysv.destroy(key);
+    const { posix, sysv } = this.cleaners;
+    posix?.detachAll();
+    sysv?.detachAll();
+    for (const name of this.names) {
+      posix?.destroy(name);
+      fs.rmSync(`/dev/shm/${name.slice(1)}`, { force: true });
+    }
+    for (const key of this.keys) {
+      sysv?.destroy(key);
+      try {
+        execFileSync('ipcrm', ['-M', String(key)], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
     this.names.clear();
     this.keys.clear();
   }

@@ -7,7 +7,7 @@ import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
 import { Scratch, leftoverKeys, leftoverNames } from '@shm/test-support';
 
-const scratch = new Scratch();
+const scratch = new Scratch({ posix: shm, sysv: shm });
 afterEach(() => scratch.cleanup());
 afterAll(() => {
   expect(leftoverNames()).toEqual([]);

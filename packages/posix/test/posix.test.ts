@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as posix from '@shm/posix';
 import { Scratch, leftoverNames } from '@shm/test-support';
 
-const scratch = new Scratch();
+const scratch = new Scratch({ posix });
 afterEach(() => scratch.cleanup());
 afterAll(() => expect(leftoverNames()).toEqual([]));
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as sysv from '@shm/sysv';
 import { Scratch, leftoverKeys, runChild } from '@shm/test-support';
 
-const scratch = new Scratch();
+const scratch = new Scratch({ sysv });
 afterEach(() => scratch.cleanup());
 afterAll(() => expect(leftoverKeys()).toEqual([]));
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as shm from '@shm/core';
 import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
 
-const scratch = new Scratch();
+const scratch = new Scratch({ posix: shm, sysv: shm });
 afterEach(() => scratch.cleanup());
 afterAll(() => {
   expect(leftoverNames()).toEqual([]);

@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { getSystemErrorName } from 'node:util';
 import { BufferType, ElementSize, LengthMax, TypeKey } from '@shm/types';
 import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import * as posix from '@shm/posix';
+import * as sysv from '@shm/sysv';
 import { subjects } from './subjects';
 
 v8.setFlagsFromString('--expose-gc');
@@ -27,7 +29,7 @@ async function collectGarbage(): Promise<void> {
 
 describe.each(subjects)('$label', (subject) => {
   const { backend, options, overhead } = subject;
-  const scratch = new Scratch();
+  const scratch = new Scratch({ posix, sysv });
   afterEach(() => scratch.cleanup());
   afterAll(() => {
     expect(leftoverNames()).toEqual([]);

@@ -1,0 +1,145 @@
+/** The shared rules both backends apply: type tables, argument checks, views, the ledger, the loader. */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import {
+  BufferType,
+  ElementSize,
+  LengthMax,
+  SegmentLedger,
+  TypeKey,
+  loadNativeAddon,
+  makeView,
+  parsePermissions,
+  resolveTypeKey,
+  validateBoolean,
+  validateCount,
+  validateOptions,
+} from '../src';
+
+const typeKeys = Object.keys(BufferType) as TypeKey[];
+
+test("type numbers are shm-typed-array's, then the BigInt types", () => {
+  expect(typeKeys).toEqual([
+    'Buffer', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array',
+    'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  ]);
+  expect(typeKeys.map((key) => BufferType[key])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  expect(Object.isFrozen(BufferType)).toBe(true);
+});
+
+test.each(typeKeys.filter((key) => key !== 'Buffer'))('ElementSize.%s is its BYTES_PER_ELEMENT', (key) => {
+  expect(ElementSize[key]).toBe((globalThis as any)[key].BYTES_PER_ELEMENT);
+});
+
+test('LengthMax is Node\'s Buffer limit', () => {
+  expect(LengthMax).toBe(require('node:buffer').constants.MAX_LENGTH);
+});
+
+describe('resolveTypeKey', () => {
+  test('defaults to Buffer and accepts every key', () => {
+    expect(resolveTypeKey(undefined)).toBe('Buffer');
+    for (const key of typeKeys) expect(resolveTypeKey(key)).toBe(key);
+  });
+  test.each(['Float16Array', 'toString', '__proto__', '', 5, null, {}, Symbol('x')])('refuses %p', (key) => {
+    expect(() => resolveTypeKey(key)).toThrow(TypeError);
+  });
+  test("keeps shm-typed-array's message", () => {
+    expect(() => resolveTypeKey('Nope')).toThrow('Unknown type key Nope');
+  });
+});
+
+describe('validateCount', () => {
+  test.each([1, 2, LengthMax])('accepts %p', (count) => expect(validateCount(count)).toBe(count));
+  test.each([0, -1, 0.5, Number.NaN, Infinity, -0.0001, LengthMax + 1, 2 ** 53])('refuses %p with a RangeError', (count) => {
+    expect(() => validateCount(count)).toThrow(RangeError);
+    expect(() => validateCount(count)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+  test.each(['1', 1n, null, undefined, {}])('refuses %p with a TypeError', (count) => {
+    expect(() => validateCount(count)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
+describe('parsePermissions', () => {
+  test('numbers and octal strings; the fallback when omitted', () => {
+    expect(parsePermissions(undefined, 0o600)).toBe(0o600);
+    expect(parsePermissions(0o640, 0o600)).toBe(0o640);
+    expect(parsePermissions('644', 0o600)).toBe(0o644);
+    expect(parsePermissions('0', 0o600)).toBe(0);
+  });
+  test.each([['8'], ['6a0'], [''], ['0o644'], [' 644']])('refuses the string %p', (perm) => {
+    expect(() => parsePermissions(perm, 0o600)).toThrow(TypeError);
+  });
+  test.each([-1, 0o1000, 1.5, Number.NaN])('refuses the number %p', (perm) => {
+    expect(() => parsePermissions(perm, 0o600)).toThrow(RangeError);
+  });
+  test('refuses other types', () => expect(() => parsePermissions(true, 0o600)).toThrow(TypeError));
+});
+
+test('validateOptions and validateBoolean', () => {
+  expect(validateOptions(undefined)).toEqual({});
+  expect(validateOptions(null)).toEqual({});
+  expect(validateOptions({ readonly: true })).toEqual({ readonly: true });
+  expect(() => validateOptions([])).toThrow(TypeError);
+  expect(() => validateOptions('x')).toThrow(TypeError);
+  expect(validateBoolean('flag', undefined)).toBe(false);
+  expect(validateBoolean('flag', true)).toBe(true);
+  expect(() => validateBoolean('flag', 1)).toThrow('The "flag" argument must be of type boolean. Received 1');
+});
+
+describe('makeView', () => {
+  test.each(typeKeys)('%s covers whole elements of the buffer, and the buffer cannot be transferred', (key) => {
+    const buffer = new ArrayBuffer(20);
+    const view = makeView(buffer, key);
+    expect(view.buffer).toBe(buffer);
+    expect(view.length).toBe(Math.floor(20 / ElementSize[key]));
+    if (key === 'Buffer') expect(Buffer.isBuffer(view)).toBe(true);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      port1.postMessage(buffer, [buffer]);
+    } catch {
+      // newer Node versions refuse outright; either way the buffer stays here
+    }
+    expect(buffer.byteLength).toBe(20);
+    port1.close();
+    port2.close();
+  });
+});
+
+test('SegmentLedger counts created bytes until forgotten, and knows attached keys', () => {
+  const ledger = new SegmentLedger<string>();
+  ledger.noteCreated('/a', 100);
+  ledger.noteCreated('/b', 20);
+  ledger.noteAttached('/c');
+  expect(ledger.totalCreatedBytes()).toBe(120);
+  expect(ledger.keys().sort()).toEqual(['/a', '/b', '/c']);
+  expect(ledger.knows('/c')).toBe(true);
+  ledger.forget('/a');
+  ledger.forget('/c');
+  expect(ledger.totalCreatedBytes()).toBe(20);
+  expect(ledger.knows('/c')).toBe(false);
+});
+
+test('loadNativeAddon names every path it tried and why each failed', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shm-loader-'));
+  try {
+    fs.mkdirSync(path.join(root, 'build', 'Debug'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'build', 'Debug', 'missing.node'), 'not an ELF file');
+    let error: any;
+    try {
+      loadNativeAddon(root, 'missing');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error.code).toBe('ERR_SHM_ADDON_NOT_FOUND');
+    expect(error.tried).toEqual([
+      path.join(root, 'build', 'Release', 'missing.node'),
+      path.join(root, 'build', 'Debug', 'missing.node'),
+    ]);
+    expect(error.message).toContain(`${path.join(root, 'build', 'Release', 'missing.node')}: Cannot find module`);
+    expect(error.message).toContain(`${path.join(root, 'build', 'Debug', 'missing.node')}: `);
+    expect(error.message).toContain('shm-build-native');
+  } finally {
+    fs.rmSync(root, { recursive: true });
+  }
+});
