@@ -12,5 +12,12 @@ if command -v corepack >/dev/null 2>&1; then
 else
   pnpm() { npx --yes "$(node -p "require('./package.json').packageManager")" "$@"; }
 fi
+# node-gyp builds (ours and shm-typed-array's, for the compatibility tests)
+# use the running Node.js's own headers when installed beside it: nothing to
+# download.
+node_prefix=$(node -p "require('path').dirname(require('path').dirname(process.execPath))")
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/common.gypi" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
 pnpm install --frozen-lockfile
 pnpm "$@"
