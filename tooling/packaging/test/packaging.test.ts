@@ -1,0 +1,99 @@
+/**
+ * What a user gets from the registry: each published package is packed (as
+ * `pnpm pack` would publish it, workspace ranges resolved) and installed with
+ * npm into an empty project, the backends alone and the umbrella, then used.
+ * The tarballs stand in for the registry through npm overrides, so nothing of
+ * ours is fetched from outside.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { uniqueKey, uniqueName } from '@shm/test-support';
+
+const root = path.resolve(__dirname, '../../..');
+const published = ['types', 'native', 'posix', 'sysv', 'core'];
+let work: string;
+const tarballs: Record<string, string> = {};
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'shm-packaging-'));
+  for (const name of published) {
+    const output = execFileSync('corepack', ['pnpm', 'pack', '--pack-destination', work], {
+      cwd: path.join(root, 'packages', name),
+      encoding: 'utf8',
+      env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0', COREPACK_INTEGRITY_KEYS: '0' },
+    });
+    tarballs[`@shm/${name}`] = output.trim().split('\n').pop()!.trim();
+  }
+}, 120000);
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** An empty project that installs `dependency` with npm, then runs `script` in it. */
+function installAndRun(dependency: string, script: string): string {
+  const project = fs.mkdtempSync(path.join(work, 'project-'));
+  const overrides = Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${file}`]));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'user', private: true, dependencies: { [dependency]: `file:${tarballs[dependency]}` }, overrides }),
+  );
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
+  fs.writeFileSync(path.join(project, 'main.js'), script);
+  return execFileSync(process.execPath, ['main.js'], { cwd: project, encoding: 'utf8' });
+}
+
+test('every tarball holds what it needs and nothing of the tests', () => {
+  for (const [name, file] of Object.entries(tarballs)) {
+    const listing = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' });
+    expect(listing).toContain('package/package.json');
+    expect(listing).not.toMatch(/package\/test\//);
+    if (name === '@shm/posix' || name === '@shm/sysv') {
+      expect(listing).toContain('package/binding.gyp');
+      expect(listing).toContain('package/dist/native.d.ts');
+      expect(listing).not.toMatch(/package\/build\//); // built on install, for the user's Node
+    }
+  }
+});
+
+test('@shm/posix alone: installs, builds and shares memory', () => {
+  const name = uniqueName();
+  const output = installAndRun(
+    '@shm/posix',
+    `const posix = require('@shm/posix');
+     const a = posix.create(4, 'Int32Array', ${JSON.stringify(name)});
+     posix.get(${JSON.stringify(name)}, 'Int32Array')[2] = 7;
+     console.log(a[2], Object.keys(require('./node_modules/@shm/posix/package.json').dependencies).sort().join());
+     posix.destroy(${JSON.stringify(name)});`,
+  );
+  expect(output).toBe('7 @shm/native,@shm/types,node-addon-api\n');
+  expect(fs.existsSync(`/dev/shm${name}`)).toBe(false);
+}, 180000);
+
+test('@shm/sysv alone: installs, builds and shares memory', () => {
+  const key = uniqueKey();
+  const output = installAndRun(
+    '@shm/sysv',
+    `const sysv = require('@shm/sysv');
+     const a = sysv.create(4, 'Int32Array', ${key});
+     sysv.get(${key}, 'Int32Array')[1] = 9;
+     console.log(a[1], sysv.destroy(${key}));`,
+  );
+  expect(output).toBe('9 true\n');
+}, 180000);
+
+test('@shm/core: require and import, both kinds', () => {
+  const name = uniqueName();
+  const output = installAndRun(
+    '@shm/core',
+    `const shm = require('@shm/core');
+     const a = shm.create(2, 'Float64Array', ${JSON.stringify(name)});
+     const b = shm.create(2, 'Float64Array');
+     a[0] = 1.5; b[0] = 2.5;
+     import('@shm/core').then((esm) => {
+       console.log(esm.get(${JSON.stringify(name)}, 'Float64Array')[0], esm.get(b.key, 'Float64Array')[0]);
+       shm.destroy(${JSON.stringify(name)}); shm.destroy(b.key);
+     });`,
+  );
+  expect(output).toBe('1.5 2.5\n');
+}, 180000);
