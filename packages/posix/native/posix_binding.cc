@@ -1,14 +1,14 @@
 // The POSIX backend's JavaScript binding: argument marshalling only. The
 // system calls are in posix_syscalls.cc, mapping ownership in
 // <shm/mapping_registry.h>, error objects in <shm/system_error.h>.
-// Arguments were validated in TypeScript (src/validate.ts); they are checked
+// Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
+#include <shm/arguments.h>
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
 #include <climits>
-#include <cmath>
 #include <string>
 
 #include "posix_syscalls.h"
@@ -16,9 +16,6 @@
 namespace shm::posix {
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-MappingRegistry& Registry(Napi::Env env) { return *env.GetInstanceData<MappingRegistry>(); }
 
 // "/name": one leading slash, no other slash, no NUL, at most NAME_MAX after the slash.
 std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
@@ -33,28 +30,14 @@ std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   return name;
 }
 
-double NumberArgument(const Napi::CallbackInfo& info, size_t index, double max) {
-  if (!info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), "expected a number");
-  double value = info[index].As<Napi::Number>().DoubleValue();
-  if (!(value >= 0 && value <= max && std::floor(value) == value)) {
-    throw Napi::RangeError::New(info.Env(), "number out of range");
-  }
-  return value;
-}
-
-bool BooleanArgument(const Napi::CallbackInfo& info, size_t index) {
-  if (!info[index].IsBoolean()) throw Napi::TypeError::New(info.Env(), "expected a boolean");
-  return info[index].As<Napi::Boolean>().Value();
-}
-
 // open(name, dataBytes, create, mode, readonly, prefixed): ArrayBuffer | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
   request.name = NameArgument(info, 0);
-  request.dataBytes = static_cast<size_t>(NumberArgument(info, 1, kMaxSafeInteger - kPrefixBytes));
+  request.dataBytes = static_cast<size_t>(IntegerArgument(info, 1, 0, kMaxSafeInteger - kPrefixBytes));
   request.create = BooleanArgument(info, 2);
-  request.mode = static_cast<mode_t>(NumberArgument(info, 3, 0777));
+  request.mode = static_cast<mode_t>(IntegerArgument(info, 3, 0, 0777));
   request.readonly = BooleanArgument(info, 4);
   request.prefixed = BooleanArgument(info, 5);
   if (request.create && request.dataBytes == 0) {
@@ -79,7 +62,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     case OpenOutcome::kMapped:
       break;
   }
-  return Registry(env).Adopt(env, request.name, result.base, result.mapLength,
+  return MappingRegistry::Of(env).Adopt(env, request.name, result.base, result.mapLength,
                              result.dataOffset, result.dataLength);
 }
 
@@ -87,13 +70,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = NameArgument(info, 0);
-  return Napi::Number::New(env, static_cast<double>(Registry(env).UnmapSegment(env, name)));
-}
-
-// unmapAll(): how many attachments of this thread were neutered and unmapped
-Napi::Value UnmapAll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Napi::Number::New(env, static_cast<double>(Registry(env).UnmapAll(env)));
+  return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, name)));
 }
 
 // unlink(name): true if removed, false if there was no such object
@@ -106,18 +83,11 @@ Napi::Value Unlink(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// mappedBytes(): bytes this thread has mapped now
-Napi::Value MappedBytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Registry(info.Env()).MappedBytes()));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new MappingRegistry(UnmapObject));
+  MappingRegistry::Install(env, exports, UnmapObject);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
-  exports.Set("unmapAll", Napi::Function::New(env, UnmapAll, "unmapAll"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
-  exports.Set("mappedBytes", Napi::Function::New(env, MappedBytes, "mappedBytes"));
   exports.Set("prefixBytes", Napi::Number::New(env, static_cast<double>(kPrefixBytes)));
   return exports;
 }

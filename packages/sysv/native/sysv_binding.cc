@@ -4,10 +4,10 @@
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
+#include <shm/arguments.h>
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
-#include <cmath>
 #include <string>
 
 #include "readonly_pages.h"
@@ -16,27 +16,10 @@
 namespace shm::sysv {
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
 constexpr double kMaxKey = 4294967294.0;  // 2^32 - 2: (key_t)-1 is reserved
 
-MappingRegistry& Registry(Napi::Env env) { return *env.GetInstanceData<MappingRegistry>(); }
-
-double NumberArgument(const Napi::CallbackInfo& info, size_t index, double min, double max) {
-  if (!info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), "expected a number");
-  double value = info[index].As<Napi::Number>().DoubleValue();
-  if (!(value >= min && value <= max && std::floor(value) == value)) {
-    throw Napi::RangeError::New(info.Env(), "number out of range");
-  }
-  return value;
-}
-
 uint32_t KeyArgument(const Napi::CallbackInfo& info, size_t index) {
-  return static_cast<uint32_t>(NumberArgument(info, index, 1, kMaxKey));
-}
-
-bool BooleanArgument(const Napi::CallbackInfo& info, size_t index) {
-  if (!info[index].IsBoolean()) throw Napi::TypeError::New(info.Env(), "expected a boolean");
-  return info[index].As<Napi::Boolean>().Value();
+  return static_cast<uint32_t>(IntegerArgument(info, index, 1, kMaxKey));
 }
 
 // Mappings are registered under the key's decimal text.
@@ -47,9 +30,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
   request.key = KeyArgument(info, 0);
-  request.bytes = static_cast<size_t>(NumberArgument(info, 1, 0, kMaxSafeInteger));
+  request.bytes = static_cast<size_t>(IntegerArgument(info, 1, 0, kMaxSafeInteger));
   request.create = BooleanArgument(info, 2);
-  request.mode = static_cast<mode_t>(NumberArgument(info, 3, 0, 0777));
+  request.mode = static_cast<mode_t>(IntegerArgument(info, 3, 0, 0777));
   request.readonly = BooleanArgument(info, 4);
   if (request.create && request.bytes == 0) {
     throw Napi::RangeError::New(env, "a new shm segment needs at least one byte");
@@ -73,7 +56,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     case OpenOutcome::kMapped:
       break;
   }
-  return Registry(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
+  return MappingRegistry::Of(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
                              result.bytes, request.readonly ? DetachReadonly : DetachSegment);
 }
 
@@ -81,13 +64,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t key = KeyArgument(info, 0);
-  return Napi::Number::New(env, static_cast<double>(Registry(env).UnmapSegment(env, SegmentName(key))));
-}
-
-// unmapAll(): how many attachments of this thread were neutered and detached
-Napi::Value UnmapAll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Napi::Number::New(env, static_cast<double>(Registry(env).UnmapAll(env)));
+  return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, SegmentName(key))));
 }
 
 // attachCount(key): the segment's system-wide attach count, or -1 if it does not exist
@@ -110,19 +87,12 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// mappedBytes(): bytes this thread has attached now
-Napi::Value MappedBytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Registry(info.Env()).MappedBytes()));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new MappingRegistry(DetachSegment));
+  MappingRegistry::Install(env, exports, DetachSegment);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
-  exports.Set("unmapAll", Napi::Function::New(env, UnmapAll, "unmapAll"));
   exports.Set("attachCount", Napi::Function::New(env, AttachCount, "attachCount"));
   exports.Set("remove", Napi::Function::New(env, Remove, "remove"));
-  exports.Set("mappedBytes", Napi::Function::New(env, MappedBytes, "mappedBytes"));
   return exports;
 }
 

@@ -115,6 +115,24 @@ class MappingRegistry {
 
   size_t MappedBytes() const { return mappedBytes_; }
 
+  // This environment's registry (the addon's instance data).
+  static MappingRegistry& Of(Napi::Env env) { return *env.GetInstanceData<MappingRegistry>(); }
+
+  // Gives the environment its registry and exports the binding functions
+  // that need nothing but the registry:
+  //   unmapAll(): how many attachments of this thread were neutered and unmapped
+  //   mappedBytes(): bytes this thread has mapped now
+  static void Install(Napi::Env env, Napi::Object exports, UnmapFunction unmap) {
+    env.SetInstanceData(new MappingRegistry(unmap));
+    exports.Set("unmapAll", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+      Napi::Env env = info.Env();
+      return Napi::Number::New(env, static_cast<double>(Of(env).UnmapAll(env)));
+    }, "unmapAll"));
+    exports.Set("mappedBytes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+      return Napi::Number::New(info.Env(), static_cast<double>(Of(info.Env()).MappedBytes()));
+    }, "mappedBytes"));
+  }
+
  private:
   // Neuter first, then unmap: once napi_detach_arraybuffer succeeded no view
   // can reach the pages. If neutering fails the mapping stays (a leak is
