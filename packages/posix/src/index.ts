@@ -32,6 +32,7 @@ import {
   resolveTypeKey,
   validateBoolean,
   validateCount,
+  validateCreateOptions,
   validateOptions,
 } from '@shm/types';
 import { binding } from './binding';
@@ -92,11 +93,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   validateCount(count);
   const objectName = normalizeName(name);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
-  const resolvedOptions = validateOptions<PosixOptions>(options);
-  const prefixed = resolveLayout(resolvedOptions);
-  if (validateBoolean('options.readonly', resolvedOptions.readonly)) {
-    throw invalidArgValue('options.readonly', 'applies to get(), not to create()', true);
-  }
+  const prefixed = resolveLayout(validateCreateOptions<PosixOptions>(options));
   const dataBytes = count * ElementSize[resolvedType];
   const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed);
   if (buffer === null) return null;

@@ -19,13 +19,13 @@ import {
   ShmBackend,
   TypeKey,
   invalidArgType,
-  invalidArgValue,
   makeView,
   outOfRange,
   parsePermissions,
   resolveTypeKey,
   validateBoolean,
   validateCount,
+  validateCreateOptions,
   validateOptions,
 } from '@shm/types';
 import { binding } from './binding';
@@ -79,9 +79,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   validateCount(count);
   const explicitKey = key === undefined || key === null ? undefined : validateKey(key);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
-  if (validateBoolean('options.readonly', validateOptions<SysvOptions>(options).readonly)) {
-    throw invalidArgValue('options.readonly', 'applies to get(), not to create()', true);
-  }
+  validateCreateOptions<SysvOptions>(options);
   const bytes = count * ElementSize[resolvedType];
 
   let segmentKey = explicitKey ?? generateKey();

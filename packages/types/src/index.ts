@@ -204,6 +204,15 @@ export function validateOptions<T extends object>(options: unknown): Partial<T> 
   return options as Partial<T>;
 }
 
+/** Options of create(): as validateOptions, and `readonly` is refused (a new segment is there to be written). */
+export function validateCreateOptions<T extends AttachOptions>(options: unknown): Partial<T> {
+  const resolved = validateOptions<T>(options);
+  if (validateBoolean('options.readonly', resolved.readonly)) {
+    throw invalidArgValue('options.readonly', 'applies to get(), not to create()', true);
+  }
+  return resolved;
+}
+
 export function validateBoolean(name: string, value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
