@@ -84,6 +84,7 @@ export function create<K extends TypeKey = 'Buffer'>(
 
   let segmentKey = explicitKey ?? generateKey();
   let buffer = binding.open(segmentKey, bytes, true, mode, false);
+  // A generated key may be taken already: draw another.
   for (let attempt = 1; buffer === null && explicitKey === undefined; attempt++) {
     if (attempt === GENERATED_KEY_ATTEMPTS) {
       throw Object.assign(new Error(`No free System V key found in ${attempt} random tries`), {
@@ -103,7 +104,9 @@ export function create<K extends TypeKey = 'Buffer'>(
  * element size. Returns null if there is no such segment.
  *
  * With `readonly: true` the segment is attached with SHM_RDONLY, so read
- * permission is enough.
+ * permission is enough. A write through such a view lands in a private copy
+ * of that page (see native/readonly_pages.h): the segment never changes, the
+ * process does not crash, and that page stops following the segment.
  */
 export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, options?: SysvOptions): ShmArray<K> | null {
   const resolvedType = resolveTypeKey(typeKey) as K;
