@@ -17,7 +17,7 @@
 import {
   AttachOptions,
   BufferType,
-  ElementSize,
+  byteLengthOf,
   LengthMax,
   Permissions,
   SegmentLedger,
@@ -94,7 +94,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   const objectName = normalizeName(name);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
   const prefixed = resolveLayout(validateCreateOptions<PosixOptions>(options));
-  const dataBytes = count * ElementSize[resolvedType];
+  const dataBytes = byteLengthOf(count, resolvedType);
   const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed);
   if (buffer === null) return null;
   ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));

@@ -82,6 +82,16 @@ describe('layouts', () => {
     );
   });
 
+  test('an object larger than an ArrayBuffer can hold is refused cleanly, and nothing stays mapped', () => {
+    const name = scratch.name();
+    // Sparse: made by another program, never touched, costs no memory.
+    fs.writeFileSync(devShm(name), '');
+    fs.truncateSync(devShm(name), require('node:buffer').constants.MAX_LENGTH + 4096);
+    expect(() => posix.get(name)).toThrow(expect.objectContaining({ code: 'ERR_BUFFER_TOO_LARGE' }));
+    expect(posix.getTotalSize()).toBe(0);
+    expect(posix.detach(name)).toBe(-1);
+  });
+
   test('refuses an unknown layout', () => {
     expect(() => posix.get(scratch.name(), 'Buffer', { layout: 'packed' as any })).toThrow(TypeError);
   });

@@ -11,7 +11,7 @@
 import {
   AttachOptions,
   BufferType,
-  ElementSize,
+  byteLengthOf,
   LengthMax,
   Permissions,
   SegmentLedger,
@@ -80,7 +80,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   const explicitKey = key === undefined || key === null ? undefined : validateKey(key);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
   validateCreateOptions<SysvOptions>(options);
-  const bytes = count * ElementSize[resolvedType];
+  const bytes = byteLengthOf(count, resolvedType);
 
   let segmentKey = explicitKey ?? generateKey();
   let buffer = binding.open(segmentKey, bytes, true, mode, false);

@@ -181,6 +181,18 @@ export function validateCount(count: unknown): number {
   return count;
 }
 
+/**
+ * The bytes of `count` elements of `typeKey`. They must fit in one Node.js
+ * ArrayBuffer over external memory, at most LengthMax bytes.
+ */
+export function byteLengthOf(count: number, typeKey: TypeKey): number {
+  const bytes = count * ElementSize[typeKey];
+  if (bytes > LengthMax) {
+    throw outOfRange(`${count} ${typeKey} elements take ${bytes} bytes; a segment holds at most ${LengthMax} bytes`);
+  }
+  return bytes;
+}
+
 /** Strict permissions: 0..0o777 as a number or an octal string. */
 export function parsePermissions(perm: unknown, fallback: number): number {
   if (perm === undefined) return fallback;

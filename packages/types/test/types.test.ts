@@ -8,6 +8,7 @@ import {
   LengthMax,
   SegmentLedger,
   TypeKey,
+  byteLengthOf,
   loadNativeAddon,
   makeView,
   parsePermissions,
@@ -58,6 +59,14 @@ describe('validateCount', () => {
   test.each(['1', 1n, null, undefined, {}])('refuses %p with a TypeError', (count) => {
     expect(() => validateCount(count)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
+});
+
+test('byteLengthOf: elements times their size, at most LengthMax bytes', () => {
+  expect(byteLengthOf(3, 'Float64Array')).toBe(24);
+  expect(byteLengthOf(LengthMax, 'Uint8Array')).toBe(LengthMax);
+  expect(byteLengthOf(LengthMax / 8, 'BigInt64Array')).toBe(LengthMax);
+  expect(() => byteLengthOf(LengthMax / 8 + 1, 'BigInt64Array')).toThrow(RangeError);
+  expect(() => byteLengthOf(LengthMax, 'Int16Array')).toThrow(`${LengthMax} Int16Array elements take ${2 * LengthMax} bytes`);
 });
 
 describe('parsePermissions', () => {

@@ -170,6 +170,7 @@ describe.each(subjects)('$label', (subject) => {
       ['count 1.5', () => backend.create(1.5, 'Buffer', key(), undefined, options), RangeError],
       ['count NaN', () => backend.create(Number.NaN, 'Buffer', key(), undefined, options), RangeError],
       ['count above LengthMax', () => backend.create(LengthMax + 1, 'Buffer', key(), undefined, options), RangeError],
+      ['bytes above LengthMax', () => backend.create(LengthMax, 'Float64Array', key(), undefined, options), RangeError],
       ['count as a string', () => backend.create('4' as any, 'Buffer', key(), undefined, options), TypeError],
       ['an unknown type key', () => backend.create(4, 'Float16Array' as any, key(), undefined, options), TypeError],
       ['a type key from the prototype', () => backend.create(4, 'toString' as any, key(), undefined, options), TypeError],

@@ -46,6 +46,8 @@ struct Mapping {
   napi_ref buffer;            // weak reference to the one ArrayBuffer
   bool mapped;
   MappingRegistry* registry;  // the registry that counts it; null once forgotten
+  bool adopting;              // inside Adopt: a finalizer call leaves the cleanup to Adopt
+  bool finalizedEarly;        // the finalizer ran while adopting (a failed creation)
 };
 
 // Gives the pages back to the kernel. Called exactly once per mapping.
@@ -77,15 +79,21 @@ class MappingRegistry {
   Napi::ArrayBuffer Adopt(Napi::Env env, const std::string& segment, void* base,
                           size_t length, size_t dataOffset, size_t dataLength,
                           UnmapFunction unmap = nullptr) {
-    Mapping* mapping =
-        new Mapping{segment, base, length, unmap ? unmap : unmap_, nullptr, true, nullptr};
+    Mapping* mapping = new Mapping{segment, base, length, unmap ? unmap : unmap_, nullptr,
+                                   true, nullptr, true, false};
     napi_value buffer;
+    // When creation fails, Node may already have called the finalizer (it
+    // does when the length exceeds Buffer's limit) or may not: while
+    // `adopting` is set the finalizer only marks the record, so this is the
+    // one place that releases it either way.
     napi_status status = napi_create_external_arraybuffer(
         env, static_cast<char*>(base) + dataOffset, dataLength, Finalize, mapping, &buffer);
-    if (status != napi_ok) {
+    mapping->adopting = false;
+    if (status != napi_ok || mapping->finalizedEarly) {
       ReleasePages(mapping);
       delete mapping;
-      NAPI_THROW_IF_FAILED(env, status, Napi::ArrayBuffer());
+      NAPI_THROW_IF_FAILED(env, status == napi_ok ? napi_generic_failure : status,
+                           Napi::ArrayBuffer());
     }
     // From here on the buffer's finalizer owns the record.
     NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 0, &mapping->buffer),
@@ -163,6 +171,10 @@ class MappingRegistry {
   // neutered, or torn down with its environment.
   static void Finalize(napi_env env, void* /*data*/, void* hint) {
     Mapping* mapping = static_cast<Mapping*>(hint);
+    if (mapping->adopting) {
+      mapping->finalizedEarly = true;
+      return;
+    }
     if (mapping->mapped) {
       if (mapping->registry != nullptr) mapping->registry->Forget(mapping);
       ReleasePages(mapping);
