@@ -32,7 +32,8 @@ const POSIX_OPTIONS: posix.PosixOptions = Object.freeze({ layout: 'prefixed' });
  * parse as octal means '660'. Only the permission bits are kept.
  */
 function lenientPermissions(perm: unknown): number {
-  const parsed = typeof perm === 'symbol' ? Number.NaN : Number.parseInt(String(perm), 8);
+  const parsable = typeof perm === 'string' || typeof perm === 'number';
+  const parsed = parsable ? Number.parseInt(String(perm), 8) : Number.NaN;
   return Number.isNaN(parsed) || parsed < 0 ? 0o660 : parsed & 0o777;
 }
 

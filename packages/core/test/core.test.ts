@@ -105,6 +105,8 @@ describe("shm-typed-array's results", () => {
     [undefined, 0o660],
     ['6609', 0o660], // parseInt stops at the first non-octal digit
     ['7777', 0o777], // only permission bits are kept
+    [{}, 0o660],
+    [Object.create(null), 0o660], // not even convertible to a string
   ])('permissions %p become %o', (perm, mode) => {
     const name = scratch.name();
     shm.create(1, 'Buffer', name, perm);
