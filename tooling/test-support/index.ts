@@ -98,7 +98,30 @@ export function leftoverKeys(): number[] {
     .filter((key) => key >= low && key < low + 256);
 }
 
+/**
+ * Removes the System V segments that process `pid` created (the kernel keeps
+ * each segment's creator pid): what a crashed child made under keys nobody
+ * else knows. Returns how many it removed.
+ */
+export function removeSegmentsCreatedBy(pid: number): number {
+  const output = execFileSync('ipcs', ['-m', '-p'], { encoding: 'utf8' });
+  let removed = 0;
+  for (const line of output.split('\n')) {
+    const [id, , creator] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(id ?? '') && Number(creator) === pid) {
+      try {
+        execFileSync('ipcrm', ['-m', id], { stdio: 'ignore' });
+        removed++;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return removed;
+}
+
 export interface ChildResult {
+  pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
   messages: unknown[];
@@ -118,7 +141,7 @@ export function runChild(
 ): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = fork(script, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], uid: options.uid, gid: options.gid });
-    const result: ChildResult = { code: null, signal: null, messages: [], stdout: '', stderr: '' };
+    const result: ChildResult = { pid: child.pid ?? -1, code: null, signal: null, messages: [], stdout: '', stderr: '' };
     child.stdout!.on('data', (chunk) => (result.stdout += chunk));
     child.stderr!.on('data', (chunk) => (result.stderr += chunk));
     child.on('message', (message) => {
