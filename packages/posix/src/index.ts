@@ -35,7 +35,11 @@ import {
   validateCreateOptions,
   validateOptions,
 } from '@shm/types';
+import { readdirSync, statSync } from 'node:fs';
 import { binding } from './binding';
+
+/** Where Linux keeps POSIX shared memory objects (a tmpfs). */
+const SHM_DIRECTORY = '/dev/shm';
 
 export { BufferType, LengthMax };
 export type { AttachOptions, Permissions, ShmArray, TypeKey } from '@shm/types';
@@ -158,6 +162,38 @@ export function getTotalSize(): number {
 /** Bytes of the objects this thread created and has not destroyed. */
 export function getTotalCreatedSize(): number {
   return ledger.totalCreatedBytes();
+}
+
+/** One POSIX shared memory object of the machine, as /dev/shm shows it. */
+export interface ObjectInfo {
+  /** As shm_open takes it: '/name'. */
+  name: string;
+  bytes: number;
+  /** Permission bits. */
+  mode: number;
+  uid: number;
+  modified: Date;
+}
+
+/**
+ * Every POSIX shared memory object under /dev/shm (glibc's named semaphores,
+ * 'sem.*', left out). The kernel keeps no attach count for them: an object
+ * outlives every process that mapped it until someone destroys it, so a
+ * crashed process's objects are found by name, owner or age, and removed with
+ * `destroy(info.name)`.
+ */
+export function listObjects(): ObjectInfo[] {
+  const objects: ObjectInfo[] = [];
+  for (const entry of readdirSync(SHM_DIRECTORY, { withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.startsWith('sem.')) continue;
+    try {
+      const status = statSync(`${SHM_DIRECTORY}/${entry.name}`);
+      objects.push({ name: `/${entry.name}`, bytes: status.size, mode: status.mode & 0o777, uid: status.uid, modified: status.mtime });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return objects;
 }
 
 /** This module as a ShmBackend, for code that takes any backend. */
