@@ -3,6 +3,9 @@
 //   tear <role> <iterations> <parties>   see tear.js: 'writer' stores values whose halves match,
 //                                        'reader' counts values whose halves differ
 //   write-until-killed                   write cell i = i + 1 in order, reporting progress
+//   create-and-hang                      (module '@shm/core', key: a POSIX name) create that POSIX
+//                                        object and a System V segment with a generated key, report
+//                                        the key, and hold both until killed
 // Reports { done: true, ... } over IPC, then exits.
 'use strict';
 const [moduleName, keyText, action, ...rest] = process.argv.slice(2);
@@ -33,4 +36,9 @@ if (action === 'add') {
   }
   process.send({ written: view.length });
   setInterval(() => {}, 1000); // hold the attachment until killed
+} else if (action === 'create-and-hang') {
+  backend.create(16, 'Buffer', key);
+  const segment = backend.create(16);
+  process.send({ sysvKey: segment.key });
+  setInterval(() => {}, 1000);
 }
