@@ -11,9 +11,17 @@
  */
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { BufferType as bufferTypes, LengthMax, ShmArray, TypeKey, invalidArgType } from '@shm/types';
+import {
+  BufferType as bufferTypes,
+  CleanupSignal,
+  LengthMax,
+  ShmArray,
+  TypeKey,
+  installSignalCleanup,
+  invalidArgType,
+} from '@shm/types';
 
-export type { Shm, ShmArray, TypeKey, ArrayTypeMap, AttachOptions, ShmBackend } from '@shm/types';
+export type { Shm, ShmArray, TypeKey, ArrayTypeMap, AttachOptions, ShmBackend, CleanupSignal } from '@shm/types';
 
 /** From type key to what create / get return (shm-typed-array's ShmMap). */
 export type ShmMap = { [K in TypeKey]: ShmArray<K> };
@@ -118,6 +126,22 @@ export function getTotalSize(): number {
 /** Bytes of the segments this process created and has not destroyed. */
 export function getTotalCreatedSize(): number {
   return posix.getTotalCreatedSize() + sysv.getTotalCreatedSize();
+}
+
+/** Destroys every segment this process created and has not destroyed, both kinds; returns how many. */
+export function destroyCreated(): number {
+  return posix.destroyCreated() + sysv.destroyCreated();
+}
+
+/**
+ * Opt-in (shm-typed-array had none, and @shm/core installs no signal handler
+ * by itself): on SIGINT / SIGTERM (or the `signals` given), destroy what this
+ * process created, both kinds, then let the signal end the process as it
+ * would have. Stands aside for a signal the application listens to itself.
+ * Returns a function that removes the listeners.
+ */
+export function cleanupOnSignals(signals: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM']): () => void {
+  return installSignalCleanup(destroyCreated, signals);
 }
 
 // As shm-typed-array does: at exit, detach everything and say how many System

@@ -11,6 +11,7 @@
 import {
   AttachOptions,
   BufferType,
+  CleanupSignal,
   byteLengthOf,
   LengthMax,
   Permissions,
@@ -18,6 +19,7 @@ import {
   ShmArray,
   ShmBackend,
   TypeKey,
+  installSignalCleanup,
   invalidArgType,
   makeView,
   outOfRange,
@@ -219,6 +221,23 @@ export function getTotalSize(): number {
 /** Bytes of the segments this thread created and has not destroyed. */
 export function getTotalCreatedSize(): number {
   return ledger.totalCreatedBytes();
+}
+
+/** Destroys every segment this thread created and has not destroyed; returns how many. */
+export function destroyCreated(): number {
+  let destroyed = 0;
+  for (const key of ledger.createdKeys()) if (destroy(key)) destroyed++;
+  return destroyed;
+}
+
+/**
+ * Opt-in: on SIGINT / SIGTERM (or the `signals` given), destroy what this
+ * thread created, then let the signal end the process as it would have.
+ * Stands aside for a signal the application listens to itself. Returns a
+ * function that removes the listeners.
+ */
+export function cleanupOnSignals(signals: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM']): () => void {
+  return installSignalCleanup(destroyCreated, signals);
 }
 
 /** This module as a ShmBackend, for code that takes any backend. */

@@ -280,6 +280,10 @@ export class SegmentLedger<Key> {
     return [...this.attachedKeys];
   }
 
+  createdKeys(): Key[] {
+    return [...this.createdBytes.keys()];
+  }
+
   totalCreatedBytes(): number {
     let total = 0;
     for (const bytes of this.createdBytes.values()) total += bytes;
@@ -311,4 +315,38 @@ export function loadNativeAddon<Binding>(packageRoot: string, addonName: string)
       `Build it with \`npx shm-build-native\` in ${packageRoot}.`,
   );
   throw Object.assign(error, { code: 'ERR_SHM_ADDON_NOT_FOUND', tried: candidates });
+}
+
+// ---------------------------------------------------------------------------
+// Cleanup on signals, shared by every package's cleanupOnSignals().
+
+export type CleanupSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGQUIT';
+
+/**
+ * On each of `signals`, runs `cleanup` and then lets the signal do what it
+ * would have done without this helper: the listener removes itself and sends
+ * the signal again, so the process ends by that signal (exit status 128 + n,
+ * as a shell sees it). When the application listens to that signal itself,
+ * the helper stands aside: the application has taken over that signal, and
+ * whether (and when) the process ends is its decision. Returns a function
+ * that removes the listeners.
+ */
+export function installSignalCleanup(cleanup: () => void, signals: readonly CleanupSignal[]): () => void {
+  if (!Array.isArray(signals) || signals.some((signal) => !['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].includes(signal))) {
+    throw invalidArgValue('signals', "must list some of 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'", signals);
+  }
+  const listeners = signals.map((signal) => {
+    const listener = () => {
+      if (process.listenerCount(signal) > 1) return; // the application's own listener decides
+      try {
+        cleanup();
+      } finally {
+        process.removeListener(signal, listener);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, listener);
+    return () => process.removeListener(signal, listener);
+  });
+  return () => listeners.forEach((remove) => remove());
 }
