@@ -30,7 +30,7 @@ std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   return name;
 }
 
-// open(name, dataBytes, create, mode, readonly, prefixed): ArrayBuffer | null
+// open(name, dataBytes, create, mode, readonly, prefixed, reserve): ArrayBuffer | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
@@ -40,6 +40,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.mode = static_cast<mode_t>(IntegerArgument(info, 3, 0, 0777));
   request.readonly = BooleanArgument(info, 4);
   request.prefixed = BooleanArgument(info, 5);
+  request.reserve = BooleanArgument(info, 6);
   if (request.create && request.dataBytes == 0) {
     throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
   }

@@ -1,6 +1,6 @@
 // POSIX shared memory objects: the system calls.
-// See shm_open(3), shm_unlink(3), ftruncate(2), fstat(2), fchmod(2), mmap(2),
-// munmap(2). Each failure captures errno at once, before any cleanup call can
+// See shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3), fstat(2),
+// fchmod(2), mmap(2), munmap(2). Each failure captures errno at once, before any cleanup call can
 // overwrite it.
 #include "posix_syscalls.h"
 
@@ -43,6 +43,11 @@ OpenResult Create(const OpenRequest& request) {
   size_t mapLength = dataOffset + request.dataBytes;
   if (ftruncate(fd, static_cast<off_t>(mapLength)) == -1) {
     return AbandonCreate(fd, request, "ftruncate", errno);
+  }
+  if (request.reserve) {
+    // posix_fallocate returns the error instead of setting errno.
+    int errnum = posix_fallocate(fd, 0, static_cast<off_t>(mapLength));
+    if (errnum != 0) return AbandonCreate(fd, request, "posix_fallocate", errnum);
   }
   void* base = mmap(nullptr, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return AbandonCreate(fd, request, "mmap", errno);

@@ -1,6 +1,6 @@
 // POSIX shared memory objects: the system calls, and nothing of JavaScript.
-// Follows shm_open(3), shm_unlink(3), ftruncate(2), fstat(2), fchmod(2),
-// mmap(2) and munmap(2).
+// Follows shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3),
+// fstat(2), fchmod(2), mmap(2) and munmap(2).
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +21,9 @@ struct OpenRequest {
   mode_t mode;         // create: exact permissions (not filtered by umask)
   bool readonly;       // attach with O_RDONLY and a private mapping
   bool prefixed;       // the original's layout
+  bool reserve;        // create: allocate every page now (posix_fallocate), so that a
+                       // full /dev/shm fails the create with ENOSPC instead of killing
+                       // the process with SIGBUS at some later write
 };
 
 enum class OpenOutcome {

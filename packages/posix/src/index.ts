@@ -51,6 +51,14 @@ export type Layout = 'raw' | 'prefixed';
 export interface PosixOptions extends AttachOptions {
   /** 'raw' (default) or 'prefixed' (shm-typed-array's layout). */
   layout?: Layout;
+  /**
+   * create only. true (default): allocate the object's pages at create time
+   * (posix_fallocate), so that a /dev/shm without room fails the create with
+   * ENOSPC. false: pages are allocated as they are first written, which is
+   * faster for large objects, but a write that finds /dev/shm full kills the
+   * process with SIGBUS.
+   */
+  reserve?: boolean;
 }
 
 /** Permissions of new objects unless given: owner read and write. */
@@ -99,9 +107,11 @@ export function create<K extends TypeKey = 'Buffer'>(
   validateCount(count);
   const objectName = normalizeName(name);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
-  const prefixed = resolveLayout(validateCreateOptions<PosixOptions>(options));
+  const resolvedOptions = validateCreateOptions<PosixOptions>(options);
+  const prefixed = resolveLayout(resolvedOptions);
+  const reserve = resolvedOptions.reserve === undefined || validateBoolean('options.reserve', resolvedOptions.reserve);
   const dataBytes = byteLengthOf(count, resolvedType);
-  const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed);
+  const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve);
   if (buffer === null) return null;
   ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));
   return makeView(buffer, resolvedType);
@@ -122,7 +132,10 @@ export function get<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, opt
   const resolvedOptions = validateOptions<PosixOptions>(options);
   const prefixed = resolveLayout(resolvedOptions);
   const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
-  const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed);
+  if (resolvedOptions.reserve !== undefined) {
+    throw invalidArgValue('options.reserve', 'applies to create(), not to get()', resolvedOptions.reserve);
+  }
+  const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed, false);
   if (buffer === null) return null;
   ledger.noteAttached(objectName);
   return makeView(buffer, resolvedType);

@@ -4,6 +4,7 @@ export interface PosixBinding {
    * Creates (create = true: O_CREAT | O_EXCL, exact mode) or attaches an
    * object and maps it. Returns the one ArrayBuffer over its data bytes, or
    * null when create finds the name taken / attach finds no object.
+   * `reserve` (create): allocate every page now with posix_fallocate.
    */
   open(
     name: string,
@@ -12,6 +13,7 @@ export interface PosixBinding {
     mode: number,
     readonly: boolean,
     prefixed: boolean,
+    reserve: boolean,
   ): ArrayBuffer | null;
   /** Neuters and unmaps this thread's attachments of `name`; returns how many. */
   unmap(name: string): number;

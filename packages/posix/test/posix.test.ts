@@ -97,6 +97,24 @@ describe('layouts', () => {
   });
 });
 
+describe('reserve', () => {
+  test('applies to create only, and must be a boolean', () => {
+    const name = scratch.name();
+    expect(posix.create(4, 'Buffer', name, undefined, { reserve: false })).not.toBeNull();
+    expect(() => posix.get(name, 'Buffer', { reserve: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => posix.create(4, 'Buffer', scratch.name(), undefined, { reserve: 'yes' as never })).toThrow(TypeError);
+  });
+
+  test('a reserved object has its pages allocated at create time', () => {
+    const [reserved, lazy] = [scratch.name(), scratch.name()];
+    posix.create(1 << 20, 'Buffer', reserved);
+    posix.create(1 << 20, 'Buffer', lazy, undefined, { reserve: false });
+    const blocks = (name: string) => fs.statSync(devShm(name)).blocks * 512;
+    expect(blocks(reserved)).toBeGreaterThanOrEqual(1 << 20);
+    expect(blocks(lazy)).toBe(0);
+  });
+});
+
 describe('permissions', () => {
   test('default 0o600, else exactly what was asked, whatever the umask', () => {
     const previous = process.umask(0o077);
