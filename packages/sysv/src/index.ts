@@ -182,12 +182,18 @@ export function listSegments(): SegmentInfo[] {
 
 /** Destroys the segment if forced or unattached; returns what detach() returns. */
 function settle(key: number, force: boolean): number {
+  if (force) {
+    // No need to know the attach count: remove (IPC_RMID) says whether it existed.
+    const removed = binding.remove(key);
+    ledger.forget(key);
+    return removed ? 0 : -1;
+  }
   const attachments = binding.attachCount(key);
   if (attachments < 0) {
     ledger.forget(key);
     return -1;
   }
-  if (force || attachments === 0) {
+  if (attachments === 0) {
     binding.remove(key);
     ledger.forget(key);
     return 0;
