@@ -231,9 +231,7 @@ export function getTotalCreatedSize(): number {
 
 /** Destroys every segment this thread created and has not destroyed; returns how many. */
 export function destroyCreated(): number {
-  let destroyed = 0;
-  for (const key of ledger.createdKeys()) if (destroy(key)) destroyed++;
-  return destroyed;
+  return ledger.destroyEachCreated(destroy);
 }
 
 /**

@@ -280,8 +280,11 @@ export class SegmentLedger<Key> {
     return [...this.attachedKeys];
   }
 
-  createdKeys(): Key[] {
-    return [...this.createdBytes.keys()];
+  /** Calls `destroy` on every key this thread created and has not destroyed; returns how many it destroyed. */
+  destroyEachCreated(destroy: (key: Key) => boolean): number {
+    let destroyed = 0;
+    for (const key of [...this.createdBytes.keys()]) if (destroy(key)) destroyed++;
+    return destroyed;
   }
 
   totalCreatedBytes(): number {
