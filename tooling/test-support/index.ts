@@ -82,6 +82,22 @@ export class Scratch {
   }
 }
 
+/**
+ * The usual set-up of a test file: a Scratch cleaned after each test, and a
+ * check after all of them that this process left nothing in /dev/shm or
+ * `ipcs -m`.
+ */
+export function useScratch(cleaners: { posix?: Cleaner<string>; sysv?: Cleaner<number> }): Scratch {
+  const scratch = new Scratch(cleaners);
+  afterEach(() => scratch.cleanup());
+  afterAll(() => {
+    scratch.cleanup();
+    expect(leftoverNames()).toEqual([]);
+    expect(leftoverKeys()).toEqual([]);
+  });
+  return scratch;
+}
+
 /** Names under /dev/shm that this process's tests made and did not remove. */
 export function leftoverNames(): string[] {
   return fs.readdirSync('/dev/shm').filter((file) => file.startsWith(`${NAME_PREFIX}${process.pid}-`));

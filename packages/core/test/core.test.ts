@@ -5,14 +5,9 @@ import * as path from 'node:path';
 import * as shm from '@shm/core';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, leftoverNames } from '@shm/test-support';
+import { useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix: shm, sysv: shm });
-afterEach(() => scratch.cleanup());
-afterAll(() => {
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix: shm, sysv: shm });
 
 const devShm = (name: string) => path.join('/dev/shm', name.slice(1));
 

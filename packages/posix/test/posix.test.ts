@@ -3,11 +3,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as posix from '@shm/posix';
-import { Scratch, leftoverNames } from '@shm/test-support';
+import { useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix });
-afterEach(() => scratch.cleanup());
-afterAll(() => expect(leftoverNames()).toEqual([]));
+const scratch = useScratch({ posix });
 
 const devShm = (name: string) => path.join('/dev/shm', name.slice(1));
 

@@ -4,11 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ sysv });
-afterEach(() => scratch.cleanup());
-afterAll(() => expect(leftoverKeys()).toEqual([]));
+const scratch = useScratch({ sysv });
 
 const { attachCount } = sysv;
 

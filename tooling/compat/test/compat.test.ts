@@ -5,14 +5,9 @@
  */
 import * as path from 'node:path';
 import * as shm from '@shm/core';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { Scratch, runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix: shm, sysv: shm });
-afterEach(() => scratch.cleanup());
-afterAll(() => {
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix: shm, sysv: shm });
 
 const original = path.join(__dirname, 'fixtures', 'original.js');
 

@@ -8,7 +8,7 @@ import * as vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { getSystemErrorName } from 'node:util';
 import { BufferType, ElementSize, LengthMax, TypeKey } from '@shm/types';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
 import { subjects } from './subjects';
@@ -29,12 +29,7 @@ async function collectGarbage(): Promise<void> {
 
 describe.each(subjects)('$label', (subject) => {
   const { backend, options, overhead } = subject;
-  const scratch = new Scratch({ posix, sysv });
-  afterEach(() => scratch.cleanup());
-  afterAll(() => {
-    expect(leftoverNames()).toEqual([]);
-    expect(leftoverKeys()).toEqual([]);
-  });
+  const scratch = useScratch({ posix, sysv });
 
   test.each(typeKeys)('create(%s) gives that class, the requested length, zeroed bytes', (typeKey) => {
     const key = subject.newKey(scratch);

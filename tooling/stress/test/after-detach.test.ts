@@ -6,14 +6,9 @@
  */
 import * as path from 'node:path';
 import * as shm from '@shm/core';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix: shm, sysv: shm });
-afterAll(() => {
-  scratch.cleanup();
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix: shm, sysv: shm });
 
 test('views that outlive their mapping never crash the process', async () => {
   const result = await runChild(path.join(__dirname, 'children', 'after-detach.js'), [scratch.name(), String(scratch.key())]);

@@ -5,18 +5,13 @@
  * memory grew by less than RSS_GROWTH_BOUND over the rounds.
  */
 import * as path from 'node:path';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { leftoverKeys, leftoverNames, runChild, useScratch } from '@shm/test-support';
 
 const ROUNDS = Number(process.env.SHM_CHURN_ROUNDS ?? 100_000);
 /** 16 MiB: a leak of one page a round would be 390 MiB at 100,000 rounds. */
 const RSS_GROWTH_BOUND = 16 * 1024 * 1024;
 
-const scratch = new Scratch({});
-afterAll(() => {
-  scratch.cleanup();
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({});
 
 test.each([
   ['@shm/posix', () => scratch.name()],

@@ -7,14 +7,9 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix, sysv });
-afterEach(() => scratch.cleanup());
-afterAll(() => {
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix, sysv });
 
 const peer = path.join(__dirname, 'children', 'peer.js');
 const ITERATIONS = 1_000_000;

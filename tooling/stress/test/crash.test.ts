@@ -7,14 +7,9 @@
 import * as path from 'node:path';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, leftoverNames, removeSegmentsCreatedBy, runChild } from '@shm/test-support';
+import { removeSegmentsCreatedBy, runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix, sysv });
-afterEach(() => scratch.cleanup());
-afterAll(() => {
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix, sysv });
 
 const peer = path.join(__dirname, 'children', 'peer.js');
 const CELLS = 1 << 22; // 16 MiB of Int32: the child is still writing when killed

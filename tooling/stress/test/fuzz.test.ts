@@ -5,15 +5,10 @@
  * SHM_FUZZ_RUNS raises the count for long runs.
  */
 import * as path from 'node:path';
-import { Scratch, leftoverKeys, leftoverNames, removeSegmentsCreatedBy, runChild } from '@shm/test-support';
+import { removeSegmentsCreatedBy, runChild, useScratch } from '@shm/test-support';
 
 const runs = Number(process.env.SHM_FUZZ_RUNS ?? 20000);
-const scratch = new Scratch({});
-afterAll(() => {
-  scratch.cleanup();
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({});
 
 test(`${runs} hostile calls: only returns and clean errors, no crash, no hang, nothing left`, async () => {
   const pool = { names: [0, 1, 2, 3].map(() => scratch.name()), keys: [0, 1, 2, 3].map(() => scratch.key()) };

@@ -8,14 +8,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { Scratch, leftoverNames, uniqueName } from '@shm/test-support';
+import { uniqueName, useScratch } from '@shm/test-support';
 
 const child = path.join(__dirname, 'children', 'limits.js');
-const scratch = new Scratch({});
-afterAll(() => {
-  scratch.cleanup();
-  expect(leftoverNames()).toEqual([]);
-});
+const scratch = useScratch({});
 
 /** Runs limits.js <mode> through `command` (a namespace wrapper), collecting its IPC messages. */
 function inNamespace(wrapper: string[], mode: string, extra: string[] = []) {

@@ -7,14 +7,9 @@
 import * as path from 'node:path';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix, sysv });
-afterAll(() => {
-  scratch.cleanup();
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix, sysv });
 
 test('mode 0o600 keeps another user out: no open, no read-only open, no removal', async () => {
   const [name, key] = [scratch.name(), scratch.key()];

@@ -7,14 +7,9 @@ import * as path from 'node:path';
 import * as shm from '@shm/core';
 import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
-import { Scratch, leftoverKeys, leftoverNames, runChild } from '@shm/test-support';
+import { runChild, useScratch } from '@shm/test-support';
 
-const scratch = new Scratch({ posix: shm, sysv: shm });
-afterEach(() => scratch.cleanup());
-afterAll(() => {
-  expect(leftoverNames()).toEqual([]);
-  expect(leftoverKeys()).toEqual([]);
-});
+const scratch = useScratch({ posix: shm, sysv: shm });
 
 const child = path.join(__dirname, 'children', 'signals.js');
 
