@@ -83,15 +83,17 @@ class MappingRegistry {
                                    true, nullptr, true, false};
     napi_value buffer;
     // When creation fails, Node may already have called the finalizer (it
-    // does when the length exceeds Buffer's limit) or may not: while
-    // `adopting` is set the finalizer only marks the record, so this is the
-    // one place that releases it either way.
+    // does when the length exceeds Buffer's limit), or may call it later for
+    // a buffer it made before failing. While `adopting` is set the finalizer
+    // only marks the record, so the pages are released here either way; the
+    // record is freed here only if the finalizer has run, else it is left to
+    // a finalizer that may still come (a few bytes, never a dangling hint).
     napi_status status = napi_create_external_arraybuffer(
         env, static_cast<char*>(base) + dataOffset, dataLength, Finalize, mapping, &buffer);
     mapping->adopting = false;
     if (status != napi_ok || mapping->finalizedEarly) {
       ReleasePages(mapping);
-      delete mapping;
+      if (mapping->finalizedEarly) delete mapping;
       NAPI_THROW_IF_FAILED(env, status == napi_ok ? napi_generic_failure : status,
                            Napi::ArrayBuffer());
     }
