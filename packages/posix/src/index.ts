@@ -137,7 +137,6 @@ export function get<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, opt
   }
   const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed, false);
   if (buffer === null) return null;
-  ledger.noteAttached(objectName);
   return makeView(buffer, resolvedType);
 }
 
