@@ -109,7 +109,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
   const resolvedOptions = validateCreateOptions<PosixOptions>(options);
   const prefixed = resolveLayout(resolvedOptions);
-  const reserve = resolvedOptions.reserve === undefined || validateBoolean('options.reserve', resolvedOptions.reserve);
+  const reserve = validateBoolean('options.reserve', resolvedOptions.reserve, true);
   const dataBytes = byteLengthOf(count, resolvedType);
   const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve);
   if (buffer === null) return null;

@@ -225,8 +225,9 @@ export function validateCreateOptions<T extends AttachOptions>(options: unknown)
   return resolved;
 }
 
-export function validateBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
+/** A boolean argument; `defaultValue` when omitted. */
+export function validateBoolean(name: string, value: unknown, defaultValue = false): boolean {
+  if (value === undefined) return defaultValue;
   if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
   return value;
 }

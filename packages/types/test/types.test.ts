@@ -93,6 +93,8 @@ test('validateOptions and validateBoolean', () => {
   expect(() => validateOptions('x')).toThrow(TypeError);
   expect(validateBoolean('flag', undefined)).toBe(false);
   expect(validateBoolean('flag', true)).toBe(true);
+  expect(validateBoolean('flag', undefined, true)).toBe(true);
+  expect(validateBoolean('flag', false, true)).toBe(false);
   expect(() => validateBoolean('flag', 1)).toThrow('The "flag" argument must be of type boolean. Received 1');
 });
 
