@@ -16,7 +16,6 @@
 namespace shm::posix {
 namespace {
 
-
 // "/name": one leading slash, no other slash, no NUL, at most NAME_MAX after the slash.
 std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   Napi::Env env = info.Env();
@@ -30,7 +29,7 @@ std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   return name;
 }
 
-// open(name, dataBytes, create, mode, readonly, prefixed, reserve): ArrayBuffer | null
+// open(name, dataBytes, create, mode, readonly, prefixed, reserve, populate): ArrayBuffer | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
@@ -41,6 +40,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.readonly = BooleanArgument(info, 4);
   request.prefixed = BooleanArgument(info, 5);
   request.reserve = BooleanArgument(info, 6);
+  request.populate = BooleanArgument(info, 7);
   if (request.create && request.dataBytes == 0) {
     throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
   }

@@ -1,8 +1,10 @@
 // POSIX shared memory objects: the system calls.
 // See shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3), fstat(2),
-// fchmod(2), mmap(2), munmap(2). Each failure captures errno at once, before any cleanup call can
+// fchmod(2), mmap(2), madvise(2), munmap(2). Each failure captures errno at once, before any cleanup call can
 // overwrite it.
 #include "posix_syscalls.h"
+
+#include <shm/populate.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -51,6 +53,12 @@ OpenResult Create(const OpenRequest& request) {
   }
   void* base = mmap(nullptr, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return AbandonCreate(fd, request, "mmap", errno);
+  if (request.populate) {
+    if (int errnum = PopulateMapping(base, mapLength); errnum != 0) {
+      munmap(base, mapLength);
+      return AbandonCreate(fd, request, "madvise", errnum);
+    }
+  }
   close(fd);  // the mapping keeps the object open
 
   if (request.prefixed) std::memcpy(base, &request.dataBytes, kPrefixBytes);
@@ -94,6 +102,12 @@ OpenResult Attach(const OpenRequest& request) {
   int errnum = errno;
   close(fd);
   if (base == MAP_FAILED) return Failure("mmap", errnum);
+  if (request.populate) {
+    if (int populateError = PopulateMapping(base, objectBytes); populateError != 0) {
+      munmap(base, objectBytes);
+      return Failure("madvise", populateError);
+    }
+  }
 
   size_t dataLength = objectBytes - dataOffset;
   if (request.prefixed) {

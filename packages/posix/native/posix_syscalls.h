@@ -1,6 +1,6 @@
 // POSIX shared memory objects: the system calls, and nothing of JavaScript.
 // Follows shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3),
-// fstat(2), fchmod(2), mmap(2) and munmap(2).
+// fstat(2), fchmod(2), mmap(2), madvise(2) and munmap(2).
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +24,7 @@ struct OpenRequest {
   bool reserve;        // create: allocate every page now (posix_fallocate), so that a
                        // full /dev/shm fails the create with ENOSPC instead of killing
                        // the process with SIGBUS at some later write
+  bool populate;       // map every page now (shm/populate.h)
 };
 
 enum class OpenOutcome {

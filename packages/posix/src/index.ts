@@ -110,8 +110,9 @@ export function create<K extends TypeKey = 'Buffer'>(
   const resolvedOptions = validateCreateOptions<PosixOptions>(options);
   const prefixed = resolveLayout(resolvedOptions);
   const reserve = validateBoolean('options.reserve', resolvedOptions.reserve, true);
+  const populate = validateBoolean('options.populate', resolvedOptions.populate);
   const dataBytes = byteLengthOf(count, resolvedType);
-  const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve);
+  const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve, populate);
   if (buffer === null) return null;
   ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));
   return makeView(buffer, resolvedType);
@@ -132,10 +133,11 @@ export function get<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, opt
   const resolvedOptions = validateOptions<PosixOptions>(options);
   const prefixed = resolveLayout(resolvedOptions);
   const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
+  const populate = validateBoolean('options.populate', resolvedOptions.populate);
   if (resolvedOptions.reserve !== undefined) {
     throw invalidArgValue('options.reserve', 'applies to create(), not to get()', resolvedOptions.reserve);
   }
-  const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed, false);
+  const buffer = binding.open(objectName, 0, false, 0, readonly, prefixed, false, populate);
   if (buffer === null) return null;
   return makeView(buffer, resolvedType);
 }

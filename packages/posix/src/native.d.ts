@@ -5,6 +5,7 @@ export interface PosixBinding {
    * object and maps it. Returns the one ArrayBuffer over its data bytes, or
    * null when create finds the name taken / attach finds no object.
    * `reserve` (create): allocate every page now with posix_fallocate.
+   * `populate`: map every page now (madvise MADV_POPULATE_READ).
    */
   open(
     name: string,
@@ -14,6 +15,7 @@ export interface PosixBinding {
     readonly: boolean,
     prefixed: boolean,
     reserve: boolean,
+    populate: boolean,
   ): ArrayBuffer | null;
   /** Neuters and unmaps this thread's attachments of `name`; returns how many. */
   unmap(name: string): number;

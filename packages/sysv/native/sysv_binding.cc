@@ -25,7 +25,7 @@ uint32_t KeyArgument(const Napi::CallbackInfo& info, size_t index) {
 // Mappings are registered under the key's decimal text.
 std::string SegmentName(uint32_t key) { return std::to_string(key); }
 
-// open(key, bytes, create, mode, readonly): ArrayBuffer | null
+// open(key, bytes, create, mode, readonly, populate): ArrayBuffer | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
@@ -34,6 +34,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.create = BooleanArgument(info, 2);
   request.mode = static_cast<mode_t>(IntegerArgument(info, 3, 0, 0777));
   request.readonly = BooleanArgument(info, 4);
+  request.populate = BooleanArgument(info, 5);
   if (request.create && request.bytes == 0) {
     throw Napi::RangeError::New(env, "a new shm segment needs at least one byte");
   }

@@ -1,9 +1,11 @@
 // System V shared memory segments: the system calls.
-// See shmget(2), shmat(2), shmdt(2), shmctl(2). Each failure captures errno
+// See shmget(2), shmat(2), shmdt(2), shmctl(2), madvise(2). Each failure captures errno
 // at once, before any cleanup call can overwrite it.
 #include "sysv_syscalls.h"
 
 #include "readonly_pages.h"
+
+#include <shm/populate.h>
 
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -56,6 +58,13 @@ OpenResult OpenSegment(const OpenRequest& request) {
     if (request.create) shmctl(id, IPC_RMID, nullptr);
     if (!request.create && errnum == EIDRM) return OpenResult{OpenOutcome::kMissing};
     return Failure("shmat", errnum);
+  }
+  if (request.populate) {
+    if (int errnum = PopulateMapping(base, bytes); errnum != 0) {
+      shmdt(base);
+      if (request.create) shmctl(id, IPC_RMID, nullptr);
+      return Failure("madvise", errnum);
+    }
   }
   OpenResult result{OpenOutcome::kMapped};
   if (request.readonly && !RegisterReadonly(base, bytes)) {

@@ -1,5 +1,5 @@
 // System V shared memory segments: the system calls, and nothing of JavaScript.
-// Follows shmget(2), shmat(2), shmdt(2) and shmctl(2).
+// Follows shmget(2), shmat(2), shmdt(2), shmctl(2) and madvise(2).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +15,7 @@ struct OpenRequest {
   bool create;       // true: IPC_CREAT | IPC_EXCL; false: attach an existing segment
   mode_t mode;       // create: permissions
   bool readonly;     // attach with SHM_RDONLY (see readonly_pages.h)
+  bool populate;     // map every page now (shm/populate.h)
 };
 
 enum class OpenOutcome {

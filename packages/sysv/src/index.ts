@@ -82,11 +82,11 @@ export function create<K extends TypeKey = 'Buffer'>(
   validateCount(count);
   const explicitKey = key === undefined || key === null ? undefined : validateKey(key);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
-  validateCreateOptions<SysvOptions>(options);
+  const populate = validateBoolean('options.populate', validateCreateOptions<SysvOptions>(options).populate);
   const bytes = byteLengthOf(count, resolvedType);
 
   let segmentKey = explicitKey ?? generateKey();
-  let buffer = binding.open(segmentKey, bytes, true, mode, false);
+  let buffer = binding.open(segmentKey, bytes, true, mode, false, populate);
   // A generated key may be taken already: draw another.
   for (let attempt = 1; buffer === null && explicitKey === undefined; attempt++) {
     if (attempt === GENERATED_KEY_ATTEMPTS) {
@@ -95,7 +95,7 @@ export function create<K extends TypeKey = 'Buffer'>(
       });
     }
     segmentKey = generateKey();
-    buffer = binding.open(segmentKey, bytes, true, mode, false);
+    buffer = binding.open(segmentKey, bytes, true, mode, false, populate);
   }
   if (buffer === null) return null;
   ledger.noteCreated(segmentKey, bytes);
@@ -114,8 +114,10 @@ export function create<K extends TypeKey = 'Buffer'>(
 export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, options?: SysvOptions): ShmArray<K> | null {
   const resolvedType = resolveTypeKey(typeKey) as K;
   const segmentKey = validateKey(key);
-  const readonly = validateBoolean('options.readonly', validateOptions<SysvOptions>(options).readonly);
-  const buffer = binding.open(segmentKey, 0, false, 0, readonly);
+  const resolvedOptions = validateOptions<SysvOptions>(options);
+  const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
+  const populate = validateBoolean('options.populate', resolvedOptions.populate);
+  const buffer = binding.open(segmentKey, 0, false, 0, readonly, populate);
   if (buffer === null) return null;
   ledger.noteAttached(segmentKey);
   return withKey(makeView(buffer, resolvedType), segmentKey) as ShmArray<K>;

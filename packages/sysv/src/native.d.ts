@@ -3,9 +3,10 @@ export interface SysvBinding {
   /**
    * Creates (create = true: IPC_CREAT | IPC_EXCL) or attaches a segment.
    * Returns the one ArrayBuffer over it, or null when create finds the key
-   * taken / attach finds no segment.
+   * taken / attach finds no segment. `populate`: map every page now
+   * (madvise MADV_POPULATE_READ).
    */
-  open(key: number, bytes: number, create: boolean, mode: number, readonly: boolean): ArrayBuffer | null;
+  open(key: number, bytes: number, create: boolean, mode: number, readonly: boolean, populate: boolean): ArrayBuffer | null;
   /** Neuters and detaches this thread's attachments of `key`; returns how many. */
   unmap(key: number): number;
   /** Neuters and detaches all of this thread's attachments; returns how many. */

@@ -105,6 +105,15 @@ export interface AttachOptions {
    * a write through such a view does; it never crashes the process.
    */
   readonly?: boolean;
+  /**
+   * Map every page now (madvise MADV_POPULATE_READ, Linux 5.14+), so that the
+   * first pass over the data takes no page faults; a failure to find memory
+   * is then an error here instead of a fault later. Attaching a written
+   * 256 MiB segment measured about 3.8x (POSIX) and 1.7x (System V) faster
+   * than faulting it in page by page; for a new segment the kernel zeroes the
+   * pages either way, so it only moves that cost here. Default false.
+   */
+  populate?: boolean;
 }
 
 /** Permissions: a number (0o600) or an octal string ('600'). */

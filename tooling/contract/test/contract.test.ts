@@ -146,6 +146,31 @@ describe.each(subjects)('$label', (subject) => {
     expect(backend.get(key, 'Uint8Array', options)![0]).toBe(7);
   });
 
+  test('populate maps every page at create and at get; without it pages come at first touch', () => {
+    const bytes = 16 * 1024 * 1024;
+    const residentGrowth = (attach: () => unknown): number => {
+      const before = process.memoryUsage().rss;
+      attach();
+      return process.memoryUsage().rss - before;
+    };
+    const lazyKey = subject.newKey(scratch);
+    expect(residentGrowth(() => backend.create(bytes, 'Buffer', lazyKey, undefined, options))).toBeLessThan(bytes / 4);
+
+    const key = subject.newKey(scratch);
+    let created: Buffer | undefined;
+    expect(residentGrowth(() => (created = backend.create(bytes, 'Buffer', key, undefined, { ...options, populate: true })!))).toBeGreaterThan(bytes * 0.9);
+    created![bytes - 1] = 5;
+    for (const attachOptions of [{ populate: true }, { populate: true, readonly: true }]) {
+      let attached: Buffer | undefined;
+      expect(residentGrowth(() => (attached = backend.get(key, 'Buffer', { ...options, ...attachOptions })!))).toBeGreaterThan(bytes * 0.9);
+      expect(attached![bytes - 1]).toBe(5);
+    }
+    const readonly = backend.get(key, 'Buffer', { ...options, populate: true, readonly: true })!;
+    readonly[0] = 1; // still a private copy: populating shared the pages, it did not copy them
+    expect(created![0]).toBe(0);
+    backend.detach(key);
+  });
+
   test('arrays dropped without detach are unmapped by the garbage collector', async () => {
     const key = subject.newKey(scratch);
     const kept = backend.create(1024, 'Buffer', key, undefined, options)!;
@@ -175,6 +200,7 @@ describe.each(subjects)('$label', (subject) => {
       ['options not an object', () => backend.get(key(), 'Buffer', 'readonly' as any), TypeError],
       ['readonly not a boolean', () => backend.get(key(), 'Buffer', { ...options, readonly: 1 }), TypeError],
       ['readonly on create', () => backend.create(4, 'Buffer', key(), undefined, { ...options, readonly: true }), TypeError],
+      ['populate not a boolean', () => backend.create(4, 'Buffer', key(), undefined, { ...options, populate: 'yes' }), TypeError],
       ['forceDestroy not a boolean', () => backend.detach(key(), 'yes' as any), TypeError],
       ['an object as key', () => backend.get({} as any, 'Buffer', options), TypeError],
       ['a bigint as key', () => backend.get(5n as any, 'Buffer', options), TypeError],

@@ -52,6 +52,18 @@ test('control: without the reservation, the same object kills the process with S
   expect(result.signal).toBe('SIGBUS');
 });
 
+test('with populate, an object larger than the free /dev/shm fails at create with ENOSPC instead of a later SIGBUS', async () => {
+  const result = await inNamespace(smallShm, 'populate');
+  expect(result.stderr).toBe('');
+  expect(result.messages).toEqual([
+    {
+      sparse: { code: 'ENOSPC', errno: -28, syscall: 'madvise', message: "ENOSPC: no space left on device, madvise '/sparse'" },
+      leftBehind: [],
+      keptWorking: true,
+    },
+  ]);
+});
+
 test('SHMMAX and SHMMNI give EINVAL and ENOSPC from shmget; the process keeps working', async () => {
   const result = await inNamespace(smallIpc, 'sysv');
   expect(result.stderr).toBe('');

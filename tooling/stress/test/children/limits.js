@@ -1,6 +1,7 @@
 // Resource limits, run inside namespaces the parent made (see limits.test.ts):
 //   limits.js enospc        /dev/shm is a private 1 MiB tmpfs
 //   limits.js sigbus        the same, with reserve: false: the write that finds no room is fatal
+//   limits.js populate      the same, with reserve: false and populate: true: an error, not a signal
 //   limits.js sysv          a private IPC namespace with SHMMAX 4096 and SHMMNI 3
 //   limits.js emfile        RLIMIT_NOFILE is small
 // Reports each error's fields and that the process kept working after it.
@@ -30,6 +31,12 @@ if (mode === 'enospc') {
 } else if (mode === 'sigbus') {
   const sparse = posix.create(2 * 1024 * 1024, 'Buffer', '/sparse', undefined, { reserve: false });
   process.send({ created: sparse !== null }, () => sparse.fill(1)); // dies here
+} else if (mode === 'populate') {
+  const sparse = attempt(() => posix.create(2 * 1024 * 1024, 'Buffer', '/sparse', undefined, { reserve: false, populate: true }));
+  const leftBehind = fs.readdirSync('/dev/shm');
+  const fits = posix.create(512 * 1024, 'Buffer', '/fits', undefined, { reserve: false, populate: true });
+  fits.fill(7);
+  report({ sparse, leftBehind, keptWorking: fits[fits.length - 1] === 7 && posix.destroy('/fits') });
 } else if (mode === 'sysv') {
   const tooLarge = attempt(() => sysv.create(8192, 'Buffer', 1));
   const made = [1, 2, 3].map((key) => sysv.create(1024, 'Buffer', key) !== null);
