@@ -19,6 +19,7 @@ import {
   TypeKey,
   installSignalCleanup,
   invalidArgType,
+  validateOptions,
 } from '@shm/types';
 
 export type { Shm, ShmArray, TypeKey, ArrayTypeMap, AttachOptions, ShmBackend, CleanupSignal } from '@shm/types';
@@ -32,8 +33,17 @@ export const BufferType: Readonly<Record<TypeKey, number>> & { readonly [typeKey
 /** Largest element count of a segment: buffer.constants.MAX_LENGTH. */
 export { LengthMax };
 
-/** shm-typed-array's POSIX layout: the byte length in front of the data. */
-const POSIX_OPTIONS: posix.PosixOptions = Object.freeze({ layout: 'prefixed' });
+/**
+ * What @shm/core adds to shm-typed-array's signatures, as a last argument:
+ * the backends' options. `reserve` applies to POSIX creates only; the layout
+ * is always shm-typed-array's.
+ */
+export type CoreOptions = Omit<posix.PosixOptions, 'layout'>;
+
+/** The backend options of a POSIX call: the caller's, in shm-typed-array's prefixed layout. */
+function posixOptions(options: unknown): posix.PosixOptions {
+  return { ...validateOptions<CoreOptions>(options), layout: 'prefixed' };
+}
 
 /**
  * shm-typed-array's permission rule: an octal string; anything that does not
@@ -62,9 +72,10 @@ export function create<K extends TypeKey = 'Buffer'>(
   typeKey?: K,
   key?: number | string | null,
   perm?: string,
+  options?: CoreOptions,
 ): ShmMap[K] | null {
-  if (!isSysvKey(key)) return createPosix(key, count, typeKey, perm);
-  return sysv.create(count, typeKey, key, lenientPermissions(perm ?? '660'));
+  if (!isSysvKey(key)) return createPosix(key, count, typeKey, perm, options);
+  return sysv.create(count, typeKey, key, lenientPermissions(perm ?? '660'), options);
 }
 
 /** Creates a POSIX object (shm-typed-array's createPosix). */
@@ -73,19 +84,20 @@ export function createPosix<K extends TypeKey = 'Buffer'>(
   count: number,
   typeKey?: K,
   perm?: string,
+  options?: CoreOptions,
 ): ShmMap[K] | null {
-  return posix.create(count, typeKey, name, lenientPermissions(perm ?? '660'), POSIX_OPTIONS);
+  return posix.create(count, typeKey, name, lenientPermissions(perm ?? '660'), posixOptions(options));
 }
 
 /** Attaches an existing segment; null if it does not exist. */
-export function get<K extends TypeKey = 'Buffer'>(key: number | string, typeKey?: K): ShmMap[K] | null {
-  if (!isSysvKey(key)) return getPosix(key, typeKey);
-  return sysv.get(key as number, typeKey);
+export function get<K extends TypeKey = 'Buffer'>(key: number | string, typeKey?: K, options?: CoreOptions): ShmMap[K] | null {
+  if (!isSysvKey(key)) return getPosix(key, typeKey, options);
+  return sysv.get(key as number, typeKey, options);
 }
 
 /** Attaches an existing POSIX object (shm-typed-array's getPosix). */
-export function getPosix<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K): ShmMap[K] | null {
-  return posix.get(name, typeKey, POSIX_OPTIONS);
+export function getPosix<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, options?: CoreOptions): ShmMap[K] | null {
+  return posix.get(name, typeKey, posixOptions(options));
 }
 
 /**

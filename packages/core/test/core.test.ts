@@ -55,6 +55,36 @@ describe('dispatch on the key', () => {
   });
 });
 
+describe('backend options, an optional last argument', () => {
+  test('reach the backend: reserve and populate at create, readonly and populate at get', () => {
+    const name = scratch.name();
+    const lazy = shm.create(1 << 20, 'Buffer', name, undefined, { reserve: false, populate: true })!;
+    expect(fs.statSync(devShm(name)).size).toBe(8 + (1 << 20)); // still the prefixed layout
+    lazy[0] = 3;
+    const readonly = shm.getPosix(name, 'Buffer', { readonly: true, populate: true })!;
+    readonly[0] = 4; // a private copy
+    expect(lazy[0]).toBe(3);
+
+    const key = scratch.key();
+    shm.create(16, 'Uint8Array', key, undefined, { populate: true })![0] = 9;
+    const view = shm.get(key, 'Uint8Array', { readonly: true })!;
+    view[0] = 1;
+    expect(shm.get(key, 'Uint8Array')![0]).toBe(9);
+  });
+
+  test('are validated as the backends validate them', () => {
+    expect(() => shm.create(1, 'Buffer', scratch.name(), undefined, 'populate' as any)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => shm.create(1, 'Buffer', scratch.key(), undefined, { populate: 1 } as any)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => shm.get(scratch.name(), 'Buffer', { reserve: true })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+  });
+});
+
 describe("shm-typed-array's results", () => {
   test('System V: detach gives the attach count left, 0 once destroyed; -1 unknown', () => {
     const key = scratch.key();
