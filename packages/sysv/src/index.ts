@@ -63,7 +63,8 @@ function generateKey(): number {
 }
 
 function withKey<T extends object>(array: T, key: number): T & { key: number } {
-  return Object.assign(array, { key });
+  (array as T & { key: number }).key = key;
+  return array as T & { key: number };
 }
 
 /**

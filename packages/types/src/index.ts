@@ -216,9 +216,11 @@ export function parsePermissions(perm: unknown, fallback: number): number {
   return mode;
 }
 
+const NO_OPTIONS = Object.freeze({});
+
 /** Plain-object options or undefined; anything else is a TypeError. */
 export function validateOptions<T extends object>(options: unknown): Partial<T> {
-  if (options === undefined || options === null) return {};
+  if (options === undefined || options === null) return NO_OPTIONS;
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgType('options', 'an object', options);
   }
