@@ -13,6 +13,8 @@ export interface Contender {
   /** Before each operation, untimed (e.g. re-create what `run` destroys). */
   beforeEach?: () => void | Promise<void>;
   afterEach?: () => void | Promise<void>;
+  /** Whether `run` returns a promise (saves tinybench a probing call). */
+  async?: boolean;
 }
 
 /** How long to measure: per contender and round, at least `iterations` operations and `timeMs`. */
@@ -64,7 +66,11 @@ export async function measure(
     // (after the other's garbage, on a warmer or cooler machine).
     const ordered = round % 2 === 0 ? contenders : [...contenders].reverse();
     for (const contender of ordered) {
-      bench.add(contender.name, contender.run, { beforeEach: contender.beforeEach, afterEach: contender.afterEach });
+      bench.add(contender.name, contender.run, {
+        beforeEach: contender.beforeEach,
+        afterEach: contender.afterEach,
+        async: contender.async ?? false,
+      });
     }
     for (const task of await bench.run()) {
       const result = task.result;

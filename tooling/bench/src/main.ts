@@ -11,6 +11,10 @@ import { parseArgs } from 'node:util';
 import { fullConfig, smokeConfig } from './config.js';
 import type { Config } from './config.js';
 import { lifecycle } from './lifecycle.js';
+import { transfer } from './transfer.js';
+import { access } from './access.js';
+import { firstTouch } from './first-touch.js';
+import { scaling } from './scaling.js';
 import { printSection, Results, Section, toMarkdown } from './report.js';
 import { leftovers, removeAll } from './segments.js';
 
@@ -24,6 +28,10 @@ const { values } = parseArgs({
 
 const sections: Record<string, (config: Config, outDirectory: string) => Promise<Section & { charts?: string[] }>> = {
   lifecycle,
+  transfer,
+  access,
+  'first-touch': firstTouch,
+  scaling,
 };
 
 async function main(): Promise<void> {

@@ -25,6 +25,10 @@ interface MakeRequest {
 }
 
 let made: Array<string | number> = [];
+// The System V attachments themselves: an array the garbage collector took
+// would be detached, and the segment would then be destroyed by a detach in
+// the parent that finds no attachment left.
+let held: Uint8Array[] = [];
 let counter = 0;
 
 function make({ backend, bytes, count }: MakeRequest): Array<string | number> {
@@ -36,7 +40,9 @@ function make({ backend, bytes, count }: MakeRequest): Array<string | number> {
       posix.create(bytes, 'Buffer', name, 0o600, { layout: 'prefixed', reserve: false });
       fresh.push(name);
     } else {
-      fresh.push(sysv.create(bytes, 'Buffer', null, 0o600)!.key as number);
+      const segment = sysv.create(bytes, 'Buffer', null, 0o600)!;
+      held.push(segment);
+      fresh.push(segment.key as number);
     }
   }
   // This process keeps its System V attachments; POSIX objects need none.
@@ -48,6 +54,7 @@ function make({ backend, bytes, count }: MakeRequest): Array<string | number> {
 function drop(): void {
   for (const key of made) (typeof key === 'string' ? posix.destroy(key) : sysv.destroy(key));
   made = [];
+  held = [];
 }
 
 process.on('message', (message: MakeRequest | { drop: true }) => {

@@ -18,12 +18,18 @@ export async function start(script: string, args: string[] = []): Promise<ChildP
   return child;
 }
 
-/** Sends `message` and resolves with the child's next message. */
-export function request<T>(child: ChildProcess, message: unknown): Promise<T> {
+/** The child's next message; a message with `error` rejects. */
+export function nextMessage<T>(child: ChildProcess): Promise<T> {
   return new Promise((resolve, reject) => {
     child.once('message', (reply: any) => (reply && reply.error ? reject(new Error(reply.error)) : resolve(reply as T)));
-    child.send(message as any);
   });
+}
+
+/** Sends `message` and resolves with the child's next message. */
+export function request<T>(child: ChildProcess, message: unknown): Promise<T> {
+  const reply = nextMessage<T>(child);
+  child.send(message as any);
+  return reply;
 }
 
 /** Ends a child started with start() and waits for it to go. */
