@@ -12,6 +12,7 @@ export interface Panel {
   xLabel: string;
   yLabel: string;
   formatX: (x: number) => string;
+  formatY: (y: number) => string;
   series: ChartSeries[];
 }
 
@@ -46,7 +47,7 @@ function panelSvg(panel: Panel, offsetX: number): string {
   parts.push(`<rect x="${offsetX + MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#888"/>`);
   for (const y of yTicks) {
     parts.push(`<line x1="${offsetX + MARGIN.left}" x2="${offsetX + MARGIN.left + plotWidth}" y1="${scaleY(y)}" y2="${scaleY(y)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${offsetX + MARGIN.left - 6}" y="${scaleY(y) + 4}" text-anchor="end" font-size="11">${y >= 1 ? y : y.toPrecision(1)}</text>`);
+    parts.push(`<text x="${offsetX + MARGIN.left - 6}" y="${scaleY(y) + 4}" text-anchor="end" font-size="11">${escapeXml(panel.formatY(y))}</text>`);
   }
   const xTicks = [...new Set(xs)].sort((a, b) => a - b);
   for (const x of xTicks) {

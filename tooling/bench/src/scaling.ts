@@ -13,6 +13,12 @@ import type { Row, Section } from './report.js';
 import type { Series } from './scaling-child.js';
 
 const CHART = 'scaling.svg';
+
+function formatMicroseconds(us: number): string {
+  if (us >= 1e6) return `${us / 1e6} s`;
+  if (us >= 1e3) return `${us / 1e3} ms`;
+  return `${us} µs`;
+}
 // A private IPC namespace where SHMMNI allows 32768 segments (root only);
 // the machine's own limit is left alone.
 const PRIVATE_IPC = ['unshare', '-i', 'sh', '-c', 'echo 32768 > /proc/sys/kernel/shmmni && exec "$0" "$@"'];
@@ -65,8 +71,8 @@ export async function scaling(config: Config, outDirectory: string): Promise<Sec
   writeFileSync(
     path.join(outDirectory, CHART),
     lineChartSvg([
-      { title: 'Cost against segment size', xLabel: 'segment size', yLabel: 'µs per cycle (median)', formatX: formatBytes, series: result.bySize },
-      { title: 'Cost against segments held', xLabel: 'segments this process holds (4 KiB each)', yLabel: 'µs per cycle (median)', formatX: String, series: result.byCount },
+      { title: 'Cost against segment size', xLabel: 'segment size', yLabel: 'time per cycle (median)', formatX: formatBytes, formatY: formatMicroseconds, series: result.bySize },
+      { title: 'Cost against segments held', xLabel: 'segments this process holds (4 KiB each)', yLabel: 'time per cycle (median)', formatX: String, formatY: formatMicroseconds, series: result.byCount },
     ]),
   );
   return {
