@@ -7,7 +7,8 @@
 //   code     "EACCES"
 //   errno    -13 (negative, as libuv and Node report it)
 //   syscall  "shm_open"
-//   path     "/frames"   (POSIX objects)   or   key 1234 (System V segments)
+//   path     "/frames"   (POSIX objects), key 1234 (System V segments),
+//            or index 3 (the element a futex call was about)
 //
 // Callers must copy errno into a local right after the failing call: any
 // later library call may overwrite it.
@@ -53,6 +54,11 @@ inline ErrorSubject PathSubject(Napi::Env env, const std::string& path) {
 
 inline ErrorSubject KeySubject(Napi::Env env, uint32_t key) {
   return {std::to_string(key), Napi::Number::New(env, key), "key"};
+}
+
+// An element of an array (the futexes of @shm/sync), reported as `index`.
+inline ErrorSubject IndexSubject(Napi::Env env, uint32_t index) {
+  return {"index " + std::to_string(index), Napi::Number::New(env, index), "index"};
 }
 
 inline Napi::Error SystemError(Napi::Env env, int errnum, const char* syscall,

@@ -1,0 +1,139 @@
+// waitAsync's threads; see async_waits.h for the contract.
+// Follows pthread_create(3) and futex(2) through futex_syscalls.h.
+#include "async_waits.h"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <shm/system_error.h>
+
+namespace shm::sync {
+
+// Processes count their pending waits together: the limit is on threads.
+static std::atomic<int> pendingInProcess{0};
+
+namespace {
+
+constexpr size_t kThreadStackBytes = 64 * 1024;
+
+// The JavaScript side of one wait, reached only on the JavaScript thread (as
+// the thread-safe function's context, freed by its finalizer).
+struct Settlement {
+  std::shared_ptr<AsyncWait> wait;
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference keepAlive;
+};
+
+void SettleOnJavaScriptThread(Napi::Env env, Napi::Function, Settlement* settlement, void*);
+
+using Settle = Napi::TypedThreadSafeFunction<Settlement, void, SettleOnJavaScriptThread>;
+
+}  // namespace
+
+struct AsyncWait {
+  const uint32_t* word;
+  uint32_t expected;
+  uint32_t index;       // for the error message
+  int64_t deadline;
+  uint32_t cancel = 0;  // a private futex word: nonzero once cancelled
+  WaitResult result{WaitOutcome::kFailed, 0};
+  Settle settle;
+  AsyncWaits* owner;
+};
+
+namespace {
+
+const char* OutcomeName(WaitOutcome outcome) {
+  switch (outcome) {
+    case WaitOutcome::kWoken: return "ok";
+    case WaitOutcome::kNotEqual: return "not-equal";
+    case WaitOutcome::kTimedOut: return "timed-out";
+    case WaitOutcome::kFailed: break;
+  }
+  return nullptr;
+}
+
+void SettleOnJavaScriptThread(Napi::Env env, Napi::Function, Settlement* settlement, void*) {
+  if (env == nullptr) return;  // the environment is going away
+  const AsyncWait& wait = *settlement->wait;
+  if (const char* name = OutcomeName(wait.result.outcome)) {
+    settlement->deferred.Resolve(Napi::String::New(env, name));
+  } else {
+    settlement->deferred.Reject(SystemError(env, wait.result.errnum, "futex_waitv", IndexSubject(env, wait.index)).Value());
+  }
+  settlement->keepAlive.Reset();
+}
+
+void* RunWait(void* argument) {
+  auto* owned = static_cast<std::shared_ptr<AsyncWait>*>(argument);
+  std::shared_ptr<AsyncWait> wait = std::move(*owned);
+  delete owned;
+  wait->result = FutexWaitCancellable(wait->word, wait->expected, &wait->cancel, wait->deadline);
+  bool cancelled = __atomic_load_n(&wait->cancel, __ATOMIC_ACQUIRE) != 0;
+  // After napi_closing the thread-safe function must not be touched again.
+  napi_status status = cancelled ? napi_ok : wait->settle.BlockingCall();
+  if (status != napi_closing) wait->settle.Release();
+  pendingInProcess.fetch_sub(1);
+  wait->owner->Finished(wait);
+  return nullptr;
+}
+
+}  // namespace
+
+AsyncWaits::AsyncWaits(Napi::Env env) {
+  env.AddCleanupHook([this]() { CancelAll(); });
+}
+
+AsyncWaits::~AsyncWaits() { CancelAll(); }
+
+bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Object keepAlive,
+                       const uint32_t* word, uint32_t index, uint32_t expected, int64_t deadline) {
+  if (pendingInProcess.fetch_add(1) >= kMaxAsyncWaits) {
+    pendingInProcess.fetch_sub(1);
+    return false;
+  }
+  auto wait = std::make_shared<AsyncWait>();
+  wait->word = word;
+  wait->expected = expected;
+  wait->index = index;
+  wait->deadline = deadline;
+  wait->owner = this;
+  auto* settlement = new Settlement{wait, deferred, Napi::Persistent(keepAlive)};
+  wait->settle = Settle::New(env, "@shm/sync waitAsync", 0, 1, settlement,
+                             [](Napi::Env, void*, Settlement* done) { delete done; });
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_.insert(wait);
+  }
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, kThreadStackBytes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  auto* argument = new std::shared_ptr<AsyncWait>(wait);
+  int failed = pthread_create(&thread, &attributes, RunWait, argument);
+  pthread_attr_destroy(&attributes);
+  if (failed != 0) {
+    delete argument;
+    wait->settle.Release();
+    pendingInProcess.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_.erase(wait);
+    return false;
+  }
+  return true;
+}
+
+void AsyncWaits::Finished(const std::shared_ptr<AsyncWait>& wait) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  running_.erase(wait);
+  if (running_.empty()) idle_.notify_all();
+}
+
+void AsyncWaits::CancelAll() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (const auto& wait : running_) WakeCancel(&wait->cancel);
+  idle_.wait(lock, [this]() { return running_.empty(); });
+}
+
+}  // namespace shm::sync

@@ -1,0 +1,99 @@
+/**
+ * wait / waitAsync / notify: Atomics.wait and Atomics.notify for memory that
+ * other processes map too. They are Linux futexes without the private flag,
+ * so a notify wakes waiters in every process that maps the same segment.
+ */
+import { invalidArgType, outOfRange } from '@shm/types';
+import { binding } from './binding';
+import type { WaitResult } from './native';
+
+export type { WaitResult };
+
+/** The arrays a cell can live in: 32-bit cells, or 64-bit ones (waited on through their low half). */
+export type WaitableArray = Int32Array | BigInt64Array;
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** How many waitAsync calls may be pending at once in a process; see waitAsync. */
+export const MAX_ASYNC_WAITS: number = binding.maxAsyncWaits;
+
+export function detachedError(): Error {
+  return Object.assign(new Error('The array has no memory: its segment was detached or destroyed'), { code: 'ERR_INVALID_STATE' });
+}
+
+/** Checks the array and index of a cell; returns the array. */
+export function validateCell(array: unknown, index: unknown): WaitableArray {
+  if (!(array instanceof Int32Array || array instanceof BigInt64Array)) {
+    throw invalidArgType('array', 'an Int32Array or a BigInt64Array', array);
+  }
+  if (array.length === 0 && array.buffer.byteLength === 0) throw detachedError();
+  if (typeof index !== 'number') throw invalidArgType('index', 'of type number', index);
+  if (!(Number.isSafeInteger(index) && index >= 0 && index < array.length)) {
+    throw outOfRange(`The "index" argument must be an integer in 0 .. ${array.length - 1}. Received ${String(index)}`);
+  }
+  return array;
+}
+
+function validateExpected(array: WaitableArray, expected: unknown): number | bigint {
+  if (array instanceof Int32Array) {
+    if (typeof expected !== 'number') throw invalidArgType('expected', 'of type number for an Int32Array', expected);
+    if (!(Number.isInteger(expected) && expected >= INT32_MIN && expected <= INT32_MAX)) {
+      throw outOfRange(`The "expected" argument must be a 32-bit integer. Received ${String(expected)}`);
+    }
+    return expected;
+  }
+  if (typeof expected !== 'bigint') throw invalidArgType('expected', 'of type bigint for a BigInt64Array', expected);
+  if (expected < INT64_MIN || expected > INT64_MAX) {
+    throw outOfRange(`The "expected" argument must be a 64-bit integer. Received ${expected}n`);
+  }
+  return expected;
+}
+
+/** A timeout in milliseconds: Infinity when omitted, otherwise a number >= 0. */
+export function validateTimeout(timeoutMs: unknown): number {
+  if (timeoutMs === undefined) return Infinity;
+  if (typeof timeoutMs !== 'number') throw invalidArgType('timeoutMs', 'of type number', timeoutMs);
+  if (!(timeoutMs >= 0)) throw outOfRange(`The "timeoutMs" argument must be >= 0. Received ${String(timeoutMs)}`);
+  return timeoutMs;
+}
+
+/**
+ * Blocks the calling thread until `array[index]` is notified, for at most
+ * `timeoutMs`. Returns 'not-equal' at once if the cell does not hold
+ * `expected`. Like Atomics.wait, but a notify from any process that maps the
+ * memory wakes it. On the main thread this blocks the event loop: see
+ * waitAsync.
+ */
+export function wait(array: WaitableArray, index: number, expected: number | bigint, timeoutMs?: number): WaitResult {
+  const cells = validateCell(array, index);
+  return binding.wait(cells, index, validateExpected(cells, expected), validateTimeout(timeoutMs));
+}
+
+/**
+ * As wait, without blocking: the promise settles when the cell is notified,
+ * does not hold `expected`, or the timeout passes. Each pending call holds a
+ * thread of its own (not one of libuv's pool); at most MAX_ASYNC_WAITS may be
+ * pending at once in a process, and one more is rejected with
+ * ERR_SHM_TOO_MANY_WAITS. A pending call keeps the event loop alive.
+ */
+export function waitAsync(array: WaitableArray, index: number, expected: number | bigint, timeoutMs?: number): Promise<WaitResult> {
+  const cells = validateCell(array, index);
+  return binding.waitAsync(cells, index, validateExpected(cells, expected), validateTimeout(timeoutMs));
+}
+
+/**
+ * Wakes at most `count` (default: all) waiters on `array[index]`, in every
+ * process; returns how many were woken. A 64-bit cell wakes the waiters of
+ * that cell.
+ */
+export function notify(array: WaitableArray, index: number, count: number = Infinity): number {
+  const cells = validateCell(array, index);
+  if (typeof count !== 'number') throw invalidArgType('count', 'of type number', count);
+  if (!(count === Infinity || (Number.isSafeInteger(count) && count >= 0))) {
+    throw outOfRange(`The "count" argument must be an integer >= 0 or Infinity. Received ${String(count)}`);
+  }
+  return binding.notify(cells, index, count);
+}
