@@ -82,6 +82,19 @@ describe('wait / notify', () => {
     }
   });
 
+  test('spin: a change of value during the spin ends the wait at once; otherwise it sleeps as usual', async () => {
+    const key = scratch.name();
+    const cells = posix.create(4, 'Int32Array', key)!;
+    expect(wait(cells, 0, 1, 0, { spin: 100 })).toBe('not-equal');
+    expect(wait(cells, 0, 0, 30, { spin: 100 })).toBe('timed-out'); // spun, then slept, then timed out
+    const notifier = startActor('notifier', { key, index: 3, delayMs: 100 });
+    expect(wait(cells, 3, 0, 10_000, { spin: 1000 })).toBe('ok');
+    expect(Atomics.load(cells, 3)).toBe(1);
+    await notifier;
+    expect(() => wait(cells, 0, 0, 0, { spin: -1 })).toThrow(RangeError);
+    expect(() => wait(cells, 0, 0, 0, 'fast' as any)).toThrow(TypeError);
+  });
+
   test("'not-equal' at once when the cell does not hold the expected value", async () => {
     const cells = posix.create(1, 'Int32Array', scratch.name())!;
     cells[0] = 5;

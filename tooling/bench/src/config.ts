@@ -46,5 +46,6 @@ export const smokeConfig: Config = {
 export function formatBytes(bytes: number): string {
   if (bytes >= GiB) return `${bytes / GiB} GiB`;
   if (bytes >= MiB) return `${bytes / MiB} MiB`;
-  return `${bytes / KiB} KiB`;
+  if (bytes >= KiB) return `${bytes / KiB} KiB`;
+  return `${bytes} B`;
 }

@@ -15,6 +15,7 @@ import { transfer } from './transfer.js';
 import { access } from './access.js';
 import { firstTouch } from './first-touch.js';
 import { scaling } from './scaling.js';
+import { syncSection } from './sync.js';
 import { printSection, Results, Section, toMarkdown } from './report.js';
 import { leftovers, removeAll } from './segments.js';
 
@@ -32,6 +33,7 @@ const sections: Record<string, (config: Config, outDirectory: string) => Promise
   access,
   'first-touch': firstTouch,
   scaling,
+  sync: syncSection,
 };
 
 async function main(): Promise<void> {

@@ -37,7 +37,7 @@ test('the smoke run exits 0 and says where it wrote', () => {
 test('every section ran, in order, with rows', () => {
   const { sections, smoke } = results();
   expect(smoke).toBe(true);
-  expect(sections.map((section: { id: string }) => section.id)).toEqual(['lifecycle', 'transfer', 'access', 'first-touch', 'scaling']);
+  expect(sections.map((section: { id: string }) => section.id)).toEqual(['lifecycle', 'transfer', 'access', 'first-touch', 'scaling', 'sync']);
   for (const section of sections) expect(section.rows.length).toBeGreaterThan(0);
 });
 

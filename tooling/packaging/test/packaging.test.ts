@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { uniqueKey, uniqueName } from '@shm/test-support';
 
 const root = path.resolve(__dirname, '../../..');
-const published = ['types', 'native', 'posix', 'sysv', 'core'];
+const published = ['types', 'native', 'posix', 'sysv', 'core', 'sync'];
 let work: string;
 const tarballs: Record<string, string> = {};
 
@@ -30,14 +30,12 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** An empty project that installs `dependency` with npm, then runs `script` in it. */
-function installAndRun(dependency: string, script: string): string {
+/** An empty project that installs `dependencies` with npm, then runs `script` in it. */
+function installAndRun(dependencies: string | string[], script: string): string {
   const project = fs.mkdtempSync(path.join(work, 'project-'));
   const overrides = Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${file}`]));
-  fs.writeFileSync(
-    path.join(project, 'package.json'),
-    JSON.stringify({ name: 'user', private: true, dependencies: { [dependency]: `file:${tarballs[dependency]}` }, overrides }),
-  );
+  const wanted = Object.fromEntries([dependencies].flat().map((name) => [name, `file:${tarballs[name]}`]));
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user', private: true, dependencies: wanted, overrides }));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
   fs.writeFileSync(path.join(project, 'main.js'), script);
   return execFileSync(process.execPath, ['main.js'], { cwd: project, encoding: 'utf8' });
@@ -48,7 +46,7 @@ test('every tarball holds what it needs and nothing of the tests', () => {
     const listing = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' });
     expect(listing).toContain('package/package.json');
     expect(listing).not.toMatch(/package\/test\//);
-    if (name === '@shm/posix' || name === '@shm/sysv') {
+    if (name === '@shm/posix' || name === '@shm/sysv' || name === '@shm/sync') {
       expect(listing).toContain('package/binding.gyp');
       expect(listing).toContain('package/dist/native.d.ts');
       expect(listing).not.toMatch(/package\/build\//); // built on install, for the user's Node
@@ -96,4 +94,22 @@ test('@shm/core: require and import, both kinds', () => {
      });`,
   );
   expect(output).toBe('1.5 2.5\n');
+}, 180000);
+
+test('@shm/sync with @shm/posix: installs, builds, and a mutex and a channel work over a segment', () => {
+  const name = uniqueName();
+  const output = installAndRun(
+    ['@shm/posix', '@shm/sync'],
+    `const { Channel, Mutex } = require('@shm/sync');
+     const posix = require('@shm/posix');
+     const memory = posix.create(Channel.bytesFor(64) + 16, 'Buffer', ${JSON.stringify(name)});
+     const guard = new Mutex(memory, 0).lock();
+     const channel = Channel.create(memory, 16);
+     channel.send(Buffer.from('hi'));
+     console.log(guard.recovered, Buffer.from(channel.receive()).toString());
+     guard.unlock();
+     posix.destroy(${JSON.stringify(name)});`,
+  );
+  expect(output).toBe('false hi\n');
+  expect(fs.existsSync(`/dev/shm${name}`)).toBe(false);
 }, 180000);
