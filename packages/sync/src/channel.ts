@@ -157,15 +157,7 @@ export class Channel {
       if (movesSoon(this.header, READ, read)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
-      // Announce, then look again: the receiver either sees the flag or we see its progress.
-      Atomics.store(this.header, SENDER_WAITING, 1);
-      try {
-        if (Atomics.load(this.header, READ) === read && !this.closed) {
-          yield { array: this.header, index: READ, expected: read, timeoutMs: remaining };
-        }
-      } finally {
-        Atomics.store(this.header, SENDER_WAITING, 0);
-      }
+      yield* this.sleepWhile(SENDER_WAITING, READ, read, remaining);
     }
     const position = write & (this.capacity - 1);
     this.words[position >> 2] = payload.length;
@@ -185,14 +177,7 @@ export class Channel {
       if (movesSoon(this.header, WRITE, write)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return null;
-      Atomics.store(this.header, RECEIVER_WAITING, 1);
-      try {
-        if (Atomics.load(this.header, WRITE) === write && !this.closed) {
-          yield { array: this.header, index: WRITE, expected: write, timeoutMs: remaining };
-        }
-      } finally {
-        Atomics.store(this.header, RECEIVER_WAITING, 0);
-      }
+      yield* this.sleepWhile(RECEIVER_WAITING, WRITE, write, remaining);
     }
     const position = read & (this.capacity - 1);
     const length = this.words[position >> 2] >>> 0;
@@ -205,6 +190,23 @@ export class Channel {
     return message;
   }
 
+  /**
+   * Sleeps while the other side's `cursor` still holds `value`. The flag is
+   * raised first and the cursor read again after: either the other side sees
+   * the flag (and notifies after it moves the cursor) or this side sees the
+   * cursor moved, so no wake-up is lost.
+   */
+  private *sleepWhile(flag: number, cursor: number, value: number, timeoutMs: number): WaitSteps<void> {
+    Atomics.store(this.header, flag, 1);
+    try {
+      if (Atomics.load(this.header, cursor) === value && !this.closed) {
+        yield { array: this.header, index: cursor, expected: value, timeoutMs };
+      }
+    } finally {
+      Atomics.store(this.header, flag, 0);
+    }
+  }
+
   private copyIn(payload: Uint8Array, position: number): void {
     const first = Math.min(payload.length, this.capacity - position);
     this.bytes.set(payload.subarray(0, first), position);
@@ -212,7 +214,9 @@ export class Channel {
   }
 
   private copyOut(position: number, length: number): Uint8Array {
-    const message = new Uint8Array(length);
+    // Every byte is written below, so the memory need not be zeroed first;
+    // never pooled, so `message.buffer` holds this message alone.
+    const message = Buffer.allocUnsafeSlow(length);
     const first = Math.min(length, this.capacity - position);
     message.set(this.bytes.subarray(position, position + first), 0);
     if (first < length) message.set(this.bytes.subarray(0, length - first), first);
