@@ -15,7 +15,7 @@
  *           to 4 bytes; a record may wrap around the end.
  */
 import { invalidArgType, outOfRange } from '@shm/types';
-import { notify, validateTimeout } from './futex';
+import { detachedError, notify, validateTimeout } from './futex';
 import { Region, regionOf } from './region';
 import { runAsync, runBlocking, WaitSteps } from './steps';
 
@@ -36,6 +36,15 @@ const MAX_CAPACITY = 2 ** 30;
 const SPIN_READS = 2000;
 
 const padded = (length: number) => (length + 3) & ~3;
+
+/** The bytes of any view; a view whose memory was detached (its segment detached or destroyed) is an error. */
+function bytesOf(message: ArrayBufferView): Uint8Array {
+  try {
+    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  } catch {
+    throw detachedError(); // V8 refuses a view over a detached buffer, even an empty one
+  }
+}
 
 /** Whether `header[index]` moves away from `value` within SPIN_READS reads. */
 function movesSoon(header: Int32Array, index: number, value: number): boolean {
@@ -143,7 +152,7 @@ export class Channel {
 
   private *sending(message: ArrayBufferView, timeoutMs: number | undefined): WaitSteps<boolean> {
     if (!ArrayBuffer.isView(message)) throw invalidArgType('message', 'a TypedArray, Buffer or DataView', message);
-    const payload = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+    const payload = bytesOf(message);
     if (payload.length > this.maxMessageBytes) {
       throw outOfRange(`A message of ${payload.length} bytes does not fit a ring of ${this.capacity} (at most ${this.maxMessageBytes})`);
     }

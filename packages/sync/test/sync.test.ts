@@ -213,6 +213,64 @@ describe('wait / notify', () => {
   });
 });
 
+describe('hostile arguments to every export', () => {
+  test('each call returns or throws an Error with a code; nothing crashes or blocks', async () => {
+    const name = scratch.name();
+    const segment = posix.create(Channel.bytesFor(64), 'Buffer', name)!;
+    const detached = posix.get(name, 'Int32Array')!;
+    posix.detach(name); // neuters `detached` and `segment` alike
+    const live = posix.create(Channel.bytesFor(64), 'Buffer', scratch.name())!;
+    const values: unknown[] = [
+      undefined, null, 0, -0, -1, 1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 53, 0n, -1n, 2n ** 64n,
+      '', '0', 'x', {}, [], [0], () => 0, Symbol('s'), new Int32Array(0), new Int32Array(2), new BigInt64Array(2),
+      new Float64Array(2), new Uint8Array(3), new Uint32Array(2), new DataView(new ArrayBuffer(8)), detached, segment,
+      new Int32Array(live.buffer, live.byteOffset, 4), live,
+    ];
+    // Timeouts that never block: 0, or values refused before any wait.
+    const timeouts: unknown[] = [0, -1, NaN, 'x', null, 1e-9, -Infinity];
+    const violations: string[] = [];
+    let calls = 0;
+    const judge = (label: string, error: unknown) => {
+      if (!(error instanceof Error && typeof (error as { code?: unknown }).code === 'string')) {
+        violations.push(`${label}: ${String(error)}`);
+      }
+    };
+    const attempt = async (label: string, call: () => unknown) => {
+      calls++;
+      try {
+        const result = call();
+        if (result instanceof Promise) await result.catch((error) => judge(label, error));
+      } catch (error) {
+        judge(label, error);
+      }
+    };
+    const show = (value: unknown) => (typeof value === 'symbol' ? 'symbol' : typeof value === 'bigint' ? `${value}n` : Object.prototype.toString.call(value));
+    for (const array of values) {
+      for (const index of values.slice(0, 20)) {
+        await attempt(`notify(${show(array)}, ${show(index)})`, () => notify(array as any, index as any, 0));
+        for (const expected of [0, 1n, 'x', 2 ** 40]) {
+          for (const timeout of timeouts) {
+            await attempt(`wait(${show(array)}, ${show(index)}, ${show(expected)}, ${show(timeout)})`, () => wait(array as any, index as any, expected as any, timeout as any));
+          }
+          await attempt(`waitAsync(${show(array)}, ${show(index)}, ${show(expected)})`, () => waitAsync(array as any, index as any, expected as any, 0));
+        }
+      }
+      for (const offset of values.slice(0, 20)) {
+        await attempt(`new Mutex(${show(array)}, ${show(offset)})`, () => new Mutex(array as any, offset as any).tryLock()?.unlock());
+        await attempt(`Channel.create(${show(array)}, ${show(offset)})`, () => Channel.create(array as any, offset as any).receive(0));
+        await attempt(`Channel.attach(${show(array)}, ${show(offset)})`, () => Channel.attach(array as any, offset as any));
+      }
+      const channel = Channel.create(live);
+      for (const timeout of timeouts) {
+        await attempt(`send(${show(array)}, ${show(timeout)})`, () => channel.send(array as any, timeout as any));
+        await attempt(`receive(${show(timeout)})`, () => channel.receive(timeout as any));
+      }
+    }
+    expect(violations).toEqual([]);
+    expect(calls).toBeGreaterThan(10_000);
+  });
+});
+
 describe('Mutex', () => {
   test('4 processes × 25,000 lock / unlock rounds around a plain increment: the count is exact', async () => {
     const key = scratch.name();
