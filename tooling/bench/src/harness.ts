@@ -10,9 +10,8 @@ export interface Contender {
   name: string;
   /** One operation; may be async. Returns nothing the harness reads. */
   run: () => unknown;
-  /** Before each operation, untimed (e.g. re-create what `run` destroys). */
+  /** Before each operation, untimed. */
   beforeEach?: () => void | Promise<void>;
-  afterEach?: () => void | Promise<void>;
   /** Whether `run` returns a promise (saves tinybench a probing call). */
   async?: boolean;
 }
@@ -42,18 +41,10 @@ export function spread(values: readonly number[]): Spread {
   return { min: sorted[0], median, max: sorted[sorted.length - 1] };
 }
 
-/**
- * Measures the contenders side by side; returns each one's per-round median
- * latency. `prepareRound` runs, untimed, before each round.
- */
-export async function measure(
-  contenders: readonly Contender[],
-  budget: Budget,
-  prepareRound?: () => Promise<void>,
-): Promise<RoundLatencies> {
+/** Measures the contenders side by side; returns each one's per-round median latency. */
+export async function measure(contenders: readonly Contender[], budget: Budget): Promise<RoundLatencies> {
   const latencies: RoundLatencies = new Map(contenders.map((contender) => [contender.name, []]));
   for (let round = 0; round < budget.rounds; round++) {
-    await prepareRound?.();
     const bench = new Bench({
       time: budget.timeMs,
       iterations: budget.iterations,
@@ -68,7 +59,6 @@ export async function measure(
     for (const contender of ordered) {
       bench.add(contender.name, contender.run, {
         beforeEach: contender.beforeEach,
-        afterEach: contender.afterEach,
         async: contender.async ?? false,
       });
     }

@@ -64,7 +64,8 @@ export function contenders(spec: CaseSpec): Contender[] {
  * scan the records from the first: its cycles also slow down as a process
  * ages, which this shows too.
  */
-export function warmUp(cycles: number, key: string | number, bytes: number): void {
+export function warmUp(cycles: number, key: string | number): void {
+  const bytes = 4096; // small, so that a warm-up costs little whatever the measured size
   const lazy = typeof key === 'string' ? { reserve: false } : undefined;
   for (let cycle = 0; cycle < cycles; cycle++) {
     core.create(bytes, 'Buffer', key, undefined, lazy);

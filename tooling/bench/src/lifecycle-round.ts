@@ -18,7 +18,7 @@ interface RoundRequest {
 
 process.once('message', async ({ spec, budget, reverse, warmUpCycles }: RoundRequest) => {
   try {
-    if (warmUpCycles) warmUp(warmUpCycles, spec.key, 4096);
+    if (warmUpCycles) warmUp(warmUpCycles, spec.key);
     const ordered = contenders(spec);
     const latencies = await measure(reverse ? ordered.reverse() : ordered, { ...budget, rounds: 1 });
     process.send!(Object.fromEntries([...latencies].map(([name, [latency]]) => [name, latency])));

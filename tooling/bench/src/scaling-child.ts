@@ -25,6 +25,14 @@ function addPoint(series: Map<string, Series>, name: string, x: number, us: numb
   series.get(name)!.points.push([x, us]);
 }
 
+/** A POSIX object to attach in get + detach cycles: pages unallocated, no attachment kept. */
+function posixProbe(bytes: number): string {
+  const name = newName();
+  posix.create(bytes, 'Buffer', name, undefined, { reserve: false });
+  posix.detach(name);
+  return name;
+}
+
 async function run(config: Config): Promise<{ bySize: Series[]; byCount: Series[]; notes: string[] }> {
   const budget = { rounds: config.smoke ? 1 : 3, timeMs: config.smoke ? 2 : 30, iterations: config.smoke ? 2 : 5, warmupIterations: 1 };
   const notes: string[] = [];
@@ -35,9 +43,7 @@ async function run(config: Config): Promise<{ bySize: Series[]; byCount: Series[
     for (const bytes of config.scalingBytes) {
       const name = newName();
       const key = newKey();
-      const probeName = newName();
-      posix.create(bytes, 'Buffer', probeName, undefined, { reserve: false });
-      posix.detach(probeName);
+      const probeName = posixProbe(bytes);
       const [probeKey] = await request<number[]>(pool, { backend: 'sysv', bytes, count: 1 });
       const contenders: Contender[] = [
         { name: 'POSIX create + destroy, lazy', run: () => (posix.create(bytes, 'Buffer', name, undefined, { reserve: false }), posix.destroy(name)) },
@@ -57,9 +63,7 @@ async function run(config: Config): Promise<{ bySize: Series[]; byCount: Series[
     const shmmni = Number(readFileSync('/proc/sys/kernel/shmmni', 'utf8'));
     const name = newName();
     const key = newKey();
-    const probeName = newName();
-    posix.create(4096, 'Buffer', probeName, undefined, { reserve: false });
-    posix.detach(probeName);
+    const probeName = posixProbe(4096);
     const [probeKey] = await request<number[]>(pool, { backend: 'sysv', bytes: 4096, count: 1 });
     try {
       for (const count of config.scalingCounts) {

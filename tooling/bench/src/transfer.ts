@@ -60,10 +60,16 @@ export async function transfer(config: Config): Promise<Section> {
       await request(receiver, { op: 'connect', path: socketPath, bytes });
       const socket = await accepted;
       const target = Buffer.allocUnsafeSlow(bytes).fill(0); // faulted in, like the segments
-      const workerReply = () => new Promise<number>((resolve) => worker.once('message', resolve));
+      // Posts what `message()` makes (and transfers its buffer if asked); the worker answers with the hash.
+      const throughWorker = (message: () => Uint8Array, transfer: boolean) => async () => {
+        const reply = new Promise<number>((resolve) => worker.once('message', resolve));
+        const bytes = message();
+        worker.postMessage(bytes, transfer ? [bytes.buffer as ArrayBuffer] : []);
+        verify(expected, await reply);
+      };
 
       try {
-        const shmThrough = (backend: 'posix' | 'sysv', segment: Uint8Array) => async () => {
+        const shmThrough = (segment: Uint8Array) => async () => {
           segment.set(payload);
           verify(expected, await request(receiver, { op: 'check-shm' }));
         };
@@ -75,8 +81,8 @@ export async function transfer(config: Config): Promise<Section> {
           attachedTo = backend;
         };
         const contenders: Contender[] = [
-          { name: SHM, run: shmThrough('posix', posixSegment), beforeEach: () => attach('posix'), async: true },
-          { name: 'shm (System V)', run: shmThrough('sysv', sysvSegment), beforeEach: () => attach('sysv'), async: true },
+          { name: SHM, run: shmThrough(posixSegment), beforeEach: () => attach('posix'), async: true },
+          { name: 'shm (System V)', run: shmThrough(sysvSegment), beforeEach: () => attach('sysv'), async: true },
           {
             name: 'process.send (advanced serialization)',
             run: async () => verify(expected, await request(receiver, { op: 'check-message', data: payload })),
@@ -91,25 +97,9 @@ export async function transfer(config: Config): Promise<Section> {
             },
             async: true,
           },
-          {
-            name: 'worker postMessage (copy)',
-            run: async () => {
-              const reply = workerReply();
-              worker.postMessage(payload);
-              verify(expected, await reply);
-            },
-            async: true,
-          },
-          {
-            name: 'worker postMessage (transfer)',
-            run: async () => {
-              const reply = workerReply();
-              const copy = new Uint8Array(payload); // the sender keeps its payload
-              worker.postMessage(copy, [copy.buffer]);
-              verify(expected, await reply);
-            },
-            async: true,
-          },
+          { name: 'worker postMessage (copy)', run: throughWorker(() => payload, false), async: true },
+          // The sender keeps its payload, so it transfers a fresh copy.
+          { name: 'worker postMessage (transfer)', run: throughWorker(() => new Uint8Array(payload), true), async: true },
           { name: 'memcpy: TypedArray.set', run: () => target.set(payload) },
           { name: 'memcpy: Buffer.copy', run: () => payload.copy(target) },
           {
