@@ -1,23 +1,28 @@
 #!/bin/sh
 # Runs the pnpm that package.json pins ("packageManager"), after installing
-# the workspace's dependencies, on a machine that has only Node.js and npm:
+# the workspace's dependencies, on a machine that has only Node.js and npm
+# (Node 25+ ships no corepack; where corepack exists it need not be enabled):
 #   sh tooling/pnpm.sh exec turbo run test
+# The pinned pnpm is installed once with npm into .cache/ and put first on
+# PATH, where turbo looks for it.
 set -e
 cd "$(dirname "$0")/.."
-export COREPACK_ENABLE_DOWNLOAD_PROMPT=0
-# This registry serves no signing keys for corepack to check against.
-export COREPACK_INTEGRITY_KEYS=0
-if command -v corepack >/dev/null 2>&1; then
-  pnpm() { corepack pnpm "$@"; }
-else
-  pnpm() { npx --yes "$(node -p "require('./package.json').packageManager")" "$@"; }
+# No update boxes, telemetry notices or funding lines: only what the user needs.
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+export TURBO_TELEMETRY_DISABLED=1 TURBO_NO_UPDATE_NOTIFIER=1
+version=$(node -p "require('./package.json').packageManager.split('@')[1]")
+tool_dir="$PWD/.cache/pnpm-$version"
+if [ ! -x "$tool_dir/node_modules/.bin/pnpm" ]; then
+  npm install --prefix "$tool_dir" --no-save --no-package-lock --loglevel=error "pnpm@$version" >/dev/null
 fi
-# node-gyp builds (ours and shm-typed-array's, for the compatibility tests)
-# use the running Node.js's own headers when installed beside it: nothing to
-# download.
+export PATH="$tool_dir/node_modules/.bin:$PATH"
+# node-gyp builds (ours, and shm-typed-array's for the compatibility tests)
+# use the running Node.js's own headers when they are installed beside it:
+# nothing to download. turbo's strict environment drops npm_config_nodedir,
+# so turbo.json passes it through.
 node_prefix=$(node -p "require('path').dirname(require('path').dirname(process.execPath))")
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/common.gypi" ]; then
   export npm_config_nodedir="$node_prefix"
 fi
-pnpm install --frozen-lockfile
+pnpm install --frozen-lockfile --loglevel=error
 pnpm "$@"

@@ -85,7 +85,7 @@ Napi::Value Unlink(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  MappingRegistry::Install(env, exports, UnmapObject);
+  MappingRegistry::Install(env, exports);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));

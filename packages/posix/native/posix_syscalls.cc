@@ -135,8 +135,6 @@ OpenResult OpenObject(const OpenRequest& request) {
   return request.create ? Create(request) : Attach(request);
 }
 
-int UnmapObject(void* base, size_t length) { return munmap(base, length); }
-
 int UnlinkObject(const std::string& name) {
   return shm_unlink(name.c_str()) == -1 ? errno : 0;
 }

@@ -48,8 +48,6 @@ struct OpenResult {
 
 OpenResult OpenObject(const OpenRequest& request);
 
-// munmap; matches shm::UnmapFunction.
-int UnmapObject(void* base, size_t length);
 
 // shm_unlink: 0, or the errno it failed with.
 int UnlinkObject(const std::string& name);

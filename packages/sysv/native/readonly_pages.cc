@@ -101,7 +101,7 @@ bool RegisterReadonly(void* base, size_t length) {
   return false;
 }
 
-int DetachReadonly(void* base, size_t length) {
+void UnregisterReadonly(void* base) {
   uintptr_t start = reinterpret_cast<uintptr_t>(base);
   for (ReadonlyRange& range : ranges) {
     if (range.start.load(std::memory_order_acquire) == start) {
@@ -109,7 +109,6 @@ int DetachReadonly(void* base, size_t length) {
       break;
     }
   }
-  return munmap(base, RoundToPages(length));
 }
 
 }  // namespace shm::sysv

@@ -23,9 +23,10 @@ namespace shm::sysv {
 // when the table of read-only attachments is full (kMaxReadonlyAttachments).
 bool RegisterReadonly(void* base, size_t length);
 
-// Unregisters and unmaps a read-only attachment: munmap, not shmdt, because
-// private copies may have split the mapping. Matches shm::UnmapFunction.
-int DetachReadonly(void* base, size_t length);
+// Unregisters a read-only attachment, once its range no longer holds the
+// segment's pages (the registry then unmaps it with munmap, not shmdt, since
+// private copies may have split the mapping). Matches shm::ForgetFunction.
+void UnregisterReadonly(void* base);
 
 constexpr size_t kMaxReadonlyAttachments = 4096;
 

@@ -58,7 +58,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       break;
   }
   return MappingRegistry::Of(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
-                             result.bytes, request.readonly ? DetachReadonly : DetachSegment);
+                             result.bytes, request.readonly ? UnregisterReadonly : nullptr);
 }
 
 // unmap(key): how many attachments of this thread were neutered and detached
@@ -89,7 +89,7 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  MappingRegistry::Install(env, exports, DetachSegment);
+  MappingRegistry::Install(env, exports);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("attachCount", Napi::Function::New(env, AttachCount, "attachCount"));

@@ -77,8 +77,6 @@ OpenResult OpenSegment(const OpenRequest& request) {
   return result;
 }
 
-int DetachSegment(void* base, size_t /*length*/) { return shmdt(base); }
-
 StatusResult SegmentStatus(uint32_t key) {
   int id = shmget(static_cast<key_t>(key), 0, 0);
   if (id == -1) {

@@ -36,8 +36,6 @@ struct OpenResult {
 
 OpenResult OpenSegment(const OpenRequest& request);
 
-// shmdt; matches shm::UnmapFunction. Read-only attachments use DetachReadonly.
-int DetachSegment(void* base, size_t length);
 
 struct StatusResult {
   bool exists;

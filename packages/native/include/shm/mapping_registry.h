@@ -1,126 +1,197 @@
 // Ownership of the memory the shm backends map into a JavaScript thread.
+// Follows mmap(2) (MAP_FIXED replaces a range atomically), munmap(2), shmdt(2)
+// (a System V attachment is one mapping: replacing or unmapping it detaches
+// it), and Node-API's external ArrayBuffers and napi_add_finalizer.
 //
-// Contract:
-//  - Every successful mmap / shmat is owned by exactly one Mapping record and
-//    exposed to JavaScript through exactly one external ArrayBuffer. All the
-//    views handed out (the TypedArray or Buffer, subarrays, Buffer.from(...))
-//    share that ArrayBuffer.
-//  - A mapping is unmapped exactly once, by whichever comes first:
-//      * an explicit detach (UnmapSegment / UnmapAll): the ArrayBuffer is
-//        neutered first (napi_detach_arraybuffer), so every view reads as
-//        empty and no JavaScript can reach the unmapped pages;
-//      * the ArrayBuffer's finalizer, after the garbage collector found it
-//        unreachable (nothing can reach the pages any more);
-//      * the registry's destruction at environment teardown (worker exit,
-//        process exit), when no JavaScript of this thread runs any more.
-//  - The record is freed by the ArrayBuffer's finalizer, which always runs
-//    last for that buffer; the registry forgets a record as soon as it is
-//    unmapped, so it holds only live mappings.
-//  - Bytes are counted when mapped and uncounted when unmapped, so
-//    MappedBytes() is exact at every moment, whatever the garbage collector
-//    has or has not done yet.
+// Two resources, released at different times:
+//  - the shared pages: released at detach (other processes' attach counts and
+//    `ipcs` see it at once), or when nothing in this thread can reach them;
+//  - the address range: reserved until nothing anywhere can write to it, so a
+//    later mapping (another segment) never appears where a stale writer still
+//    points.
+//
+// A Mapping's states (one record per successful mmap / shmat):
+//
+//   kShared ──detach──▶ kPlaceholder ──both owners gone──▶ kReleased
+//      │                                                      ▲
+//      └──────────── both owners gone / env teardown ─────────┘
+//
+//  - kShared: the segment's pages are mapped at [base, base + length).
+//  - kPlaceholder: the ArrayBuffer was neutered (every view reads as empty)
+//    and the range was replaced, in one mmap(MAP_FIXED) call, by private
+//    anonymous memory: a late writer (a pending fs.read, a buffer moved out
+//    with ArrayBuffer.prototype.transfer()) lands in harmless zero pages of
+//    its own, never in another segment. Untouched, it costs no memory.
+//  - kReleased: munmap; the address may be reused.
+//
+// Two owners keep the address: the JavaScript ArrayBuffer object (a pending
+// asynchronous call holds it until that call completes; its finalizer is
+// napi_add_finalizer's) and V8's backing store (which transfer() can move to
+// another ArrayBuffer; its finalizer is the external buffer's). The range is
+// released when both have been finalized. Neither finalizer runs at GC time:
+// Node runs both from the event loop, so a thread that drops many mappings in
+// one synchronous loop holds them until the loop turns (mmap then fails with
+// ENOMEM, reported as an error).
+//
+// Why no buffer is marked untransferable (worker_threads.markAsUntransferable):
+// from Node 24 that sets a V8 detach key, and napi_detach_arraybuffer on such a
+// buffer, and Node's own detach of external buffers at environment teardown,
+// are fatal checks. Cross-thread transfer is refused by Node itself for
+// external buffers from Node 22; see makeView in @shm/types for Node 20.
 //
 // One registry exists per JavaScript environment (main thread or worker), as
-// the addon's instance data: threads never see each other's mappings.
+// the addon's instance data: threads never see each other's mappings. No C++
+// exception leaves this file: allocation failures become ERR_SHM_NO_MEMORY.
 #pragma once
 
 #include <napi.h>
+#include <sys/mman.h>
 
+#include <cerrno>
+#include <new>
 #include <string>
 #include <unordered_map>
-#include <vector>
+
+#include "system_error.h"
 
 namespace shm {
 
-// Releases a mapping: munmap for POSIX objects, shmdt for System V segments.
-// Returns 0 or -1 with errno set.
-using UnmapFunction = int (*)(void* base, size_t length);
+// Drops a backend's own bookkeeping of a mapping once its shared pages are
+// gone (the read-only System V page table); may be null.
+using ForgetFunction = void (*)(void* base);
 
 class MappingRegistry;
 
 struct Mapping {
+  enum class State { kShared, kPlaceholder, kReleased };
+
   std::string segment;        // the name or key this mapping attaches
   void* base;                 // what mmap / shmat returned
   size_t length;              // bytes mapped at base
-  UnmapFunction unmap;
-  napi_ref buffer;            // weak reference to the one ArrayBuffer
-  bool mapped;
-  MappingRegistry* registry;  // the registry that counts it; null once forgotten
-  bool adopting;              // inside Adopt: a finalizer call leaves the cleanup to Adopt
-  bool finalizedEarly;        // the finalizer ran while adopting (a failed creation)
+  ForgetFunction forget;
+  State state = State::kShared;
+  napi_ref object = nullptr;  // weak reference to the one ArrayBuffer, for neutering
+  bool storeAlive = true;     // V8's backing store not yet finalized
+  bool objectAlive = false;   // the ArrayBuffer object not yet finalized
+  bool adopting = true;       // inside Adopt: the store finalizer only records itself
+  MappingRegistry* registry = nullptr;  // the registry that lists it; null once unlisted
+  Mapping* previous = nullptr;          // this segment's other mappings in the registry
+  Mapping* next = nullptr;
 };
 
-// Gives the pages back to the kernel. Called exactly once per mapping.
-inline void ReleasePages(Mapping* mapping) {
-  mapping->unmap(mapping->base, mapping->length);
-  mapping->mapped = false;
+// ERR_SHM_NO_MEMORY: the process could not allocate a few bytes of bookkeeping.
+inline Napi::Error NoMemoryError(Napi::Env env) {
+  Napi::Error error = Napi::Error::New(env, "out of memory for the bookkeeping of a shm mapping");
+  error.Set("code", Napi::String::New(env, "ERR_SHM_NO_MEMORY"));
+  return error;
+}
+
+// The shared pages go, the address stays: one mmap(MAP_FIXED) call, so no
+// other thread can map anything into the range in between.
+// Writable, so that a late writer's bytes land somewhere harmless; where the
+// kernel charges writable private memory up front (vm.overcommit_memory=2)
+// and finds no room, read-only zero pages, which it never charges.
+inline bool ReplaceWithPlaceholder(Mapping* mapping) {
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+  void* placeholder = mmap(mapping->base, mapping->length, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (placeholder == MAP_FAILED) placeholder = mmap(mapping->base, mapping->length, PROT_READ, flags, -1, 0);
+  if (placeholder == MAP_FAILED) return false;
+  if (mapping->forget != nullptr) mapping->forget(mapping->base);
+  mapping->state = Mapping::State::kPlaceholder;
+  return true;
+}
+
+// Gives the range back (munmap also detaches a System V segment still attached).
+// Called once no writer can be left: the backend forgets the range first, so
+// its fault handler never mistakes a later mapping at this address for it.
+inline void ReleaseRange(Mapping* mapping) {
+  if (mapping->state == Mapping::State::kReleased) return;
+  if (mapping->state == Mapping::State::kShared && mapping->forget != nullptr) mapping->forget(mapping->base);
+  munmap(mapping->base, mapping->length);
+  mapping->state = Mapping::State::kReleased;
 }
 
 class MappingRegistry {
  public:
-  explicit MappingRegistry(UnmapFunction unmap) : unmap_(unmap) {}
-
+  MappingRegistry() = default;
   MappingRegistry(const MappingRegistry&) = delete;
   MappingRegistry& operator=(const MappingRegistry&) = delete;
 
-  // Environment teardown: no JavaScript of this thread runs any more, so the
-  // pages can go without neutering; the records stay for their finalizers.
+  // Environment teardown: no JavaScript of this thread runs any more. The
+  // ranges go now; the records stay for the finalizers Node still runs.
   ~MappingRegistry() {
-    for (auto& entry : bySegment_) {
-      ReleasePages(entry.second);
-      entry.second->registry = nullptr;
+    for (auto& entry : heads_) {
+      for (Mapping* mapping = entry.second; mapping != nullptr; mapping = mapping->next) {
+        ReleaseRange(mapping);
+        mapping->registry = nullptr;
+      }
     }
   }
 
-  // Takes ownership of a fresh mapping and returns the ArrayBuffer over its
-  // data bytes [base + dataOffset, base + dataOffset + dataLength). On
-  // failure the mapping is released (now or by the finalizer) and the error
-  // is thrown. `unmap` overrides the registry's unmap function for this one.
-  Napi::ArrayBuffer Adopt(Napi::Env env, const std::string& segment, void* base,
-                          size_t length, size_t dataOffset, size_t dataLength,
-                          UnmapFunction unmap = nullptr) {
-    Mapping* mapping = new Mapping{segment, base, length, unmap ? unmap : unmap_, nullptr,
-                                   true, nullptr, true, false};
-    napi_value buffer;
-    // When creation fails, Node may already have called the finalizer (it
-    // does when the length exceeds Buffer's limit), or may call it later for
-    // a buffer it made before failing. While `adopting` is set the finalizer
-    // only marks the record, so the pages are released here either way; the
-    // record is freed here only if the finalizer has run, else it is left to
-    // a finalizer that may still come (a few bytes, never a dangling hint).
-    napi_status status = napi_create_external_arraybuffer(
-        env, static_cast<char*>(base) + dataOffset, dataLength, Finalize, mapping, &buffer);
-    mapping->adopting = false;
-    if (status != napi_ok || mapping->finalizedEarly) {
-      ReleasePages(mapping);
-      if (mapping->finalizedEarly) delete mapping;
-      NAPI_THROW_IF_FAILED(env, status == napi_ok ? napi_generic_failure : status,
-                           Napi::ArrayBuffer());
+  // Takes ownership of a fresh mapping of `length` bytes at `base` and
+  // returns the ArrayBuffer over its data bytes [base + dataOffset,
+  // + dataLength). On failure the mapping is released and the error thrown.
+  Napi::ArrayBuffer Adopt(Napi::Env env, const std::string& segment, void* base, size_t length,
+                          size_t dataOffset, size_t dataLength, ForgetFunction forget = nullptr) {
+    Mapping* mapping = new (std::nothrow) Mapping{};
+    if (mapping == nullptr) {
+      if (forget != nullptr) forget(base);
+      munmap(base, length);
+      throw NoMemoryError(env);
     }
-    // From here on the buffer's finalizer owns the record.
-    NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 0, &mapping->buffer),
-                         Napi::ArrayBuffer());
-    mapping->registry = this;
-    bySegment_.emplace(segment, mapping);
-    mappedBytes_ += length;
+    try {
+      mapping->segment = segment;
+    } catch (const std::bad_alloc&) {
+      delete mapping;
+      if (forget != nullptr) forget(base);
+      munmap(base, length);
+      throw NoMemoryError(env);
+    }
+    mapping->base = base;
+    mapping->length = length;
+    mapping->forget = forget;
+
+    napi_value buffer = nullptr;
+    // When creation fails, Node may already have called the store finalizer
+    // (it does when the length exceeds Buffer's limit), or call it later for
+    // a buffer it made before failing; while `adopting` it only records itself.
+    napi_status status = napi_create_external_arraybuffer(
+        env, static_cast<char*>(base) + dataOffset, dataLength, StoreFinalized, mapping, &buffer);
+    mapping->adopting = false;
+    if (status != napi_ok || !mapping->storeAlive) {
+      ReleaseRange(mapping);
+      if (!mapping->storeAlive) delete mapping;  // else the store finalizer frees it
+      NAPI_THROW_IF_FAILED(env, status == napi_ok ? napi_generic_failure : status, Napi::ArrayBuffer());
+    }
+    // From here on the store finalizer is an owner.
+    status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, nullptr);
+    if (status == napi_ok) mapping->objectAlive = true;
+    if (status == napi_ok) status = napi_create_reference(env, buffer, 0, &mapping->object);
+    bool listed = status == napi_ok && List(mapping);
+    if (!listed) {
+      napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
+      ReleaseRange(mapping);
+      if (status != napi_ok) NAPI_THROW_IF_FAILED(env, status, Napi::ArrayBuffer());
+      throw NoMemoryError(env);
+    }
     return Napi::ArrayBuffer(env, buffer);
   }
 
-  // Neuters and unmaps every mapping of one segment; returns how many.
+  // Neuters and detaches every mapping of one segment; returns how many.
   size_t UnmapSegment(Napi::Env env, const std::string& segment) {
-    auto range = bySegment_.equal_range(segment);
-    std::vector<Mapping*> doomed;
-    for (auto it = range.first; it != range.second; ++it) doomed.push_back(it->second);
-    for (Mapping* mapping : doomed) Release(env, mapping);
-    return doomed.size();
+    auto found = heads_.find(segment);
+    return found == heads_.end() ? 0 : DetachList(env, found->second);
   }
 
-  // Neuters and unmaps every mapping of this environment; returns how many.
+  // Neuters and detaches every mapping of this environment; returns how many.
   size_t UnmapAll(Napi::Env env) {
-    std::vector<Mapping*> doomed;
-    for (auto& entry : bySegment_) doomed.push_back(entry.second);
-    for (Mapping* mapping : doomed) Release(env, mapping);
-    return doomed.size();
+    size_t count = 0;
+    for (auto it = heads_.begin(); it != heads_.end();) {
+      Mapping* head = it->second;
+      ++it;  // detaching the list may erase its entry, never another one
+      count += DetachList(env, head);
+    }
+    return count;
   }
 
   size_t MappedBytes() const { return mappedBytes_; }
@@ -130,10 +201,12 @@ class MappingRegistry {
 
   // Gives the environment its registry and exports the binding functions
   // that need nothing but the registry:
-  //   unmapAll(): how many attachments of this thread were neutered and unmapped
-  //   mappedBytes(): bytes this thread has mapped now
-  static void Install(Napi::Env env, Napi::Object exports, UnmapFunction unmap) {
-    env.SetInstanceData(new MappingRegistry(unmap));
+  //   unmapAll(): how many attachments of this thread were neutered and detached
+  //   mappedBytes(): bytes of shared pages this thread has mapped now
+  static void Install(Napi::Env env, Napi::Object exports) {
+    MappingRegistry* registry = new (std::nothrow) MappingRegistry();
+    if (registry == nullptr) throw NoMemoryError(env);
+    env.SetInstanceData(registry);
     exports.Set("unmapAll", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
       Napi::Env env = info.Env();
       return Napi::Number::New(env, static_cast<double>(Of(env).UnmapAll(env)));
@@ -144,50 +217,93 @@ class MappingRegistry {
   }
 
  private:
-  // Neuter first, then unmap: once napi_detach_arraybuffer succeeded no view
-  // can reach the pages. If neutering fails the mapping stays (a leak is
-  // better than a dangling pointer) and the error is thrown.
-  void Release(Napi::Env env, Mapping* mapping) {
+  // Neuter first, so that no JavaScript view reaches the range; then swap the
+  // shared pages for a placeholder. If the swap fails (the kernel found no
+  // memory for the new mapping), the neutered mapping stays listed with its
+  // shared pages, and a later detach, its owners' end or teardown releases
+  // it: the address is held either way.
+  void Detach(Napi::Env env, Mapping* mapping) {
     napi_value buffer = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_reference_value(env, mapping->buffer, &buffer));
-    if (buffer != nullptr) {
-      NAPI_THROW_IF_FAILED_VOID(env, napi_detach_arraybuffer(env, buffer));
+    if (napi_get_reference_value(env, mapping->object, &buffer) == napi_ok && buffer != nullptr) {
+      napi_detach_arraybuffer(env, buffer);
     }
-    Forget(mapping);
-    ReleasePages(mapping);
+    if (ReplaceWithPlaceholder(mapping)) Unlist(mapping);
   }
 
-  void Forget(Mapping* mapping) {
-    auto range = bySegment_.equal_range(mapping->segment);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == mapping) {
-        bySegment_.erase(it);
-        break;
+  // Detaches `head` and the mappings after it; returns how many.
+  size_t DetachList(Napi::Env env, Mapping* head) {
+    size_t count = 0;
+    for (Mapping* mapping = head; mapping != nullptr; count++) {
+      Mapping* next = mapping->next;
+      Detach(env, mapping);
+      mapping = next;
+    }
+    return count;
+  }
+
+  // Adds the mapping to its segment's list; false when out of memory.
+  bool List(Mapping* mapping) {
+    try {
+      auto inserted = heads_.emplace(mapping->segment, mapping);
+      if (!inserted.second) {
+        Mapping* head = inserted.first->second;
+        mapping->next = head;
+        head->previous = mapping;
+        inserted.first->second = mapping;
       }
+    } catch (const std::bad_alloc&) {
+      return false;
     }
-    mappedBytes_ -= mapping->length;
-    mapping->registry = nullptr;
+    mapping->registry = this;
+    mappedBytes_ += mapping->length;
+    return true;
   }
 
-  // Runs on the JavaScript thread once the ArrayBuffer is gone: collected,
-  // neutered, or torn down with its environment.
-  static void Finalize(napi_env env, void* /*data*/, void* hint) {
-    Mapping* mapping = static_cast<Mapping*>(hint);
-    if (mapping->adopting) {
-      mapping->finalizedEarly = true;
-      return;
+  // O(1): the mapping knows its neighbours. Listed mappings are exactly the
+  // ones holding shared pages, and their bytes are what MappedBytes() counts.
+  void Unlist(Mapping* mapping) {
+    if (mapping->registry == nullptr) return;
+    if (mapping->previous != nullptr) {
+      mapping->previous->next = mapping->next;
+    } else if (mapping->next != nullptr) {
+      heads_[mapping->segment] = mapping->next;  // the entry exists: no allocation
+    } else {
+      heads_.erase(mapping->segment);
     }
-    if (mapping->mapped) {
-      if (mapping->registry != nullptr) mapping->registry->Forget(mapping);
-      ReleasePages(mapping);
-    }
-    if (mapping->buffer != nullptr) napi_delete_reference(env, mapping->buffer);
+    if (mapping->next != nullptr) mapping->next->previous = mapping->previous;
+    mapping->previous = mapping->next = nullptr;
+    mapping->registry = nullptr;
+    mappedBytes_ -= mapping->length;
+  }
+
+  // Both owners gone: nothing can reach the range any more.
+  static void OwnerGone(napi_env env, Mapping* mapping) {
+    if (mapping->storeAlive || mapping->objectAlive) return;
+    if (mapping->registry != nullptr) mapping->registry->Unlist(mapping);
+    ReleaseRange(mapping);
+    if (mapping->object != nullptr) napi_delete_reference(env, mapping->object);
     delete mapping;
   }
 
-  std::unordered_multimap<std::string, Mapping*> bySegment_;
+  // V8 freed the backing store (Node calls this from the event loop, or at
+  // environment teardown after detaching the buffer).
+  static void StoreFinalized(napi_env env, void* /*data*/, void* hint) {
+    Mapping* mapping = static_cast<Mapping*>(hint);
+    mapping->storeAlive = false;
+    if (mapping->adopting) return;
+    OwnerGone(env, mapping);
+  }
+
+  // The ArrayBuffer object was collected: no view and no pending call holds it.
+  static void ObjectFinalized(napi_env env, void* data, void* /*hint*/) {
+    Mapping* mapping = static_cast<Mapping*>(data);
+    mapping->objectAlive = false;
+    OwnerGone(env, mapping);
+  }
+
+  // Each segment's mappings, as a doubly linked list from its head.
+  std::unordered_map<std::string, Mapping*> heads_;
   size_t mappedBytes_ = 0;
-  UnmapFunction unmap_;
 };
 
 }  // namespace shm
