@@ -34,13 +34,16 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
   request.name = NameArgument(info, 0);
-  request.dataBytes = static_cast<size_t>(IntegerArgument(info, 1, 0, kMaxSafeInteger - kPrefixBytes));
+  request.dataBytes = static_cast<size_t>(IntegerArgument(info, 1, 0, kMaxSafeInteger));
   request.create = BooleanArgument(info, 2);
   request.mode = static_cast<mode_t>(IntegerArgument(info, 3, 0, 0777));
   request.readonly = BooleanArgument(info, 4);
   request.prefixed = BooleanArgument(info, 5);
   request.reserve = BooleanArgument(info, 6);
   request.populate = BooleanArgument(info, 7);
+  if (request.prefixed && request.dataBytes > kMaxSafeInteger - kPrefixBytes) {
+    throw ArgumentError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "the prefixed layout's header does not fit");
+  }
   if (request.create && request.dataBytes == 0) {
     throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
   }

@@ -112,6 +112,9 @@ export function create<K extends TypeKey = 'Buffer'>(
   const reserve = validateBoolean('options.reserve', resolvedOptions.reserve, true);
   const populate = validateBoolean('options.populate', resolvedOptions.populate);
   const dataBytes = byteLengthOf(count, resolvedType);
+  if (prefixed && dataBytes > Number.MAX_SAFE_INTEGER - binding.prefixBytes) {
+    throw outOfRange(`${dataBytes} data bytes and the prefixed layout's ${binding.prefixBytes}-byte header exceed ${Number.MAX_SAFE_INTEGER} bytes`);
+  }
   const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve, populate);
   if (buffer === null) return null;
   ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));
