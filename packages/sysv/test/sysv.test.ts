@@ -56,12 +56,14 @@ describe('keys', () => {
 describe('attach counts and destruction', () => {
   test('detach returns the attach count left and destroys the segment with its last attachment', async () => {
     const key = scratch.key();
-    sysv.create(8, 'Buffer', key);
-    sysv.get(key);
+    // Held in variables: an attachment nobody references may be collected
+    // (and detached) whenever the event loop turns, as it does while the child starts.
+    const attachments = [sysv.create(8, 'Buffer', key), sysv.get(key)];
     expect(attachCount(key)).toBe(2);
     const holder = await holdInChild(key);
     expect(attachCount(key)).toBe(3);
     expect(sysv.detach(key)).toBe(1); // both of this process's attachments went; the child's stays
+    expect(attachments.map((array) => array!.length)).toEqual([0, 0]);
     expect(sysv.get(key)).not.toBeNull(); // still there
     await holder.release();
     expect(sysv.detach(key)).toBe(0); // the last attachment: destroyed
