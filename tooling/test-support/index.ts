@@ -5,6 +5,8 @@
  */
 import { execFileSync, fork, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /** Every POSIX name the tests make starts with this, so leftovers are easy to find. */
 export const NAME_PREFIX = 'shm-test-';
@@ -82,12 +84,66 @@ export class Scratch {
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Temporary folders of the tests: `tmpDirectory('packaging')` is /tmp/shm-test-packaging-<pid>-XXXXXX. */
+export function tmpDirectory(purpose: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${NAME_PREFIX}${purpose}-${process.pid}-`));
+}
+
 /**
- * The usual set-up of a test file: a Scratch cleaned after each test, and a
- * check after all of them that this process left nothing in /dev/shm or
- * `ipcs -m`.
+ * Removes what earlier test processes left when they were killed before
+ * their cleanup ran (a run stopped by a signal, a crashed child): POSIX
+ * objects and /tmp folders named after a process that no longer runs, and
+ * System V segments in the tests' key range whose creator no longer runs.
+ * Only test names and keys: nothing of anyone else's.
+ */
+export function sweepStale(): void {
+  const stalePid = (file: string) => {
+    const match = /^shm-test-(?:[a-z]+-)?(\d+)-/.exec(file);
+    return match !== null && !isAlive(Number(match[1]));
+  };
+  for (const file of fs.readdirSync('/dev/shm')) {
+    if (stalePid(file)) fs.rmSync(`/dev/shm/${file}`, { force: true });
+  }
+  for (const file of fs.readdirSync(os.tmpdir())) {
+    if (stalePid(file)) fs.rmSync(path.join(os.tmpdir(), file), { recursive: true, force: true });
+  }
+  const output = execFileSync('ipcs', ['-m', '-p'], { encoding: 'utf8' });
+  const creators = new Map<string, number>();
+  for (const line of output.split('\n')) {
+    const [id, , creator] = line.trim().split(/\s+/);
+    if (/^\d+$/.test(id ?? '')) creators.set(id, Number(creator));
+  }
+  for (const line of execFileSync('ipcs', ['-m'], { encoding: 'utf8' }).split('\n')) {
+    const [keyText, id] = line.split(/\s+/);
+    const key = Number.parseInt(keyText ?? '', 16);
+    if (!line.startsWith('0x') || (key & 0xff000000) >>> 0 !== KEY_BASE) continue;
+    const creator = creators.get(id);
+    if (creator !== undefined && !isAlive(creator)) {
+      try {
+        execFileSync('ipcrm', ['-m', id], { stdio: 'ignore' });
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+}
+
+/**
+ * The usual set-up of a test file: what killed test processes left removed
+ * first, a Scratch cleaned after each test, and a check after all of them
+ * that this process left nothing in /dev/shm or `ipcs -m`.
  */
 export function useScratch(cleaners: { posix?: Cleaner<string>; sysv?: Cleaner<number> }): Scratch {
+  sweepStale();
   const scratch = new Scratch(cleaners);
   afterEach(() => scratch.cleanup());
   afterAll(() => {

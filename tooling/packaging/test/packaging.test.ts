@@ -7,22 +7,36 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { uniqueKey, uniqueName } from '@shm/test-support';
+import { tmpDirectory, useScratch } from '@shm/test-support';
 
+// Segments are made by the installed projects' processes; the scratch removes them even when a test fails.
+const scratch = useScratch({});
 const root = path.resolve(__dirname, '../../..');
 const published = ['types', 'native', 'posix', 'sysv', 'core', 'sync'];
 let work: string;
 const tarballs: Record<string, string> = {};
 
+/**
+ * The workspace's own pnpm: the one running this test's script (turbo runs
+ * it through pnpm, which sets npm_execpath), else the pnpm on PATH. Never
+ * corepack, which Node 25+ does not ship.
+ */
+function pnpmCommand(): [string, string[]] {
+  const running = process.env.npm_execpath;
+  if (running && /pnpm/.test(path.basename(running))) {
+    return running.endsWith('.cjs') || running.endsWith('.js') ? [process.execPath, [running]] : [running, []];
+  }
+  return ['pnpm', []];
+}
+
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'shm-packaging-'));
+  work = tmpDirectory('packaging');
+  const [pnpm, pnpmArgs] = pnpmCommand();
   for (const name of published) {
-    const output = execFileSync('corepack', ['pnpm', 'pack', '--pack-destination', work], {
+    const output = execFileSync(pnpm, [...pnpmArgs, 'pack', '--pack-destination', work], {
       cwd: path.join(root, 'packages', name),
       encoding: 'utf8',
-      env: { ...process.env, COREPACK_ENABLE_DOWNLOAD_PROMPT: '0', COREPACK_INTEGRITY_KEYS: '0' },
     });
     tarballs[`@shm/${name}`] = output.trim().split('\n').pop()!.trim();
   }
@@ -55,7 +69,7 @@ test('every tarball holds what it needs and nothing of the tests', () => {
 });
 
 test('@shm/posix alone: installs, builds and shares memory', () => {
-  const name = uniqueName();
+  const name = scratch.name();
   const output = installAndRun(
     '@shm/posix',
     `const posix = require('@shm/posix');
@@ -69,7 +83,7 @@ test('@shm/posix alone: installs, builds and shares memory', () => {
 }, 180000);
 
 test('@shm/sysv alone: installs, builds and shares memory', () => {
-  const key = uniqueKey();
+  const key = scratch.key();
   const output = installAndRun(
     '@shm/sysv',
     `const sysv = require('@shm/sysv');
@@ -81,7 +95,7 @@ test('@shm/sysv alone: installs, builds and shares memory', () => {
 }, 180000);
 
 test('@shm/core: require and import, both kinds', () => {
-  const name = uniqueName();
+  const name = scratch.name();
   const output = installAndRun(
     '@shm/core',
     `const shm = require('@shm/core');
@@ -97,7 +111,7 @@ test('@shm/core: require and import, both kinds', () => {
 }, 180000);
 
 test('@shm/sync with @shm/posix: installs, builds, and a mutex and a channel work over a segment', () => {
-  const name = uniqueName();
+  const name = scratch.name();
   const output = installAndRun(
     ['@shm/posix', '@shm/sync'],
     `const { Channel, Mutex } = require('@shm/sync');
