@@ -3,8 +3,8 @@
  * for each round (lifecycle-round.ts).
  */
 import * as core from '@shm/core';
-import original from 'shm-typed-array';
 import type { Contender } from './harness.js';
+import { Original, originalPackage } from './original.js';
 
 export const OURS = '@shm/core';
 export const THEIRS = 'shm-typed-array';
@@ -20,8 +20,15 @@ export interface CaseSpec {
   fresh?: Array<string | number>;
 }
 
+/** Only ever called where the lifecycle section found the original (lifecycle.ts). */
+function theOriginal(): Original {
+  if (!originalPackage.module) throw new Error(originalPackage.unavailable);
+  return originalPackage.module;
+}
+
 export function contenders(spec: CaseSpec): Contender[] {
   const { key, bytes } = spec;
+  const original = theOriginal();
   const posix = typeof key === 'string';
   // Like for like: shm-typed-array allocates pages lazily, so ours does too
   // (POSIX reserve: false; System V is always lazy), except in the cases
@@ -67,6 +74,7 @@ export function contenders(spec: CaseSpec): Contender[] {
 export function warmUp(cycles: number, key: string | number): void {
   const bytes = 4096; // small, so that a warm-up costs little whatever the measured size
   const lazy = typeof key === 'string' ? { reserve: false } : undefined;
+  const original = theOriginal();
   for (let cycle = 0; cycle < cycles; cycle++) {
     core.create(bytes, 'Buffer', key, undefined, lazy);
     core.destroy(key);

@@ -8,6 +8,7 @@ import { formatBytes } from './config.js';
 import type { Budget, RoundLatencies } from './harness.js';
 import { ratio, typicalMs } from './harness.js';
 import { CaseSpec, OURS, THEIRS } from './lifecycle-cases.js';
+import { originalPackage } from './original.js';
 import { request, start, stop } from './processes.js';
 import type { Row, Section } from './report.js';
 import { withGoal } from './report.js';
@@ -64,7 +65,12 @@ async function runCase(entry: Case, pool: Awaited<ReturnType<typeof start>>): Pr
   };
 }
 
+const TITLE = '1. Lifecycle against shm-typed-array 0.1.1';
+
 export async function lifecycle(config: Config): Promise<Section> {
+  if (originalPackage.unavailable) {
+    return { id: 'lifecycle', title: TITLE, explanation: `Not compared: ${originalPackage.unavailable}.`, rows: [], unavailable: originalPackage.unavailable };
+  }
   // Fixed counts (not a time budget), so that every round gives
   // shm-typed-array the same short history.
   const quick: Budget = { ...config.quick, timeMs: 0, iterations: config.quick.iterations * 25 };
@@ -142,7 +148,7 @@ export async function lifecycle(config: Config): Promise<Section> {
   }
   return {
     id: 'lifecycle',
-    title: '1. Lifecycle against shm-typed-array 0.1.1',
+    title: TITLE,
     explanation:
       `Each row times one cycle of each package through the same flat API. Every round runs both packages in a fresh process, ` +
       `alternating which goes first. The ratio is ${RATIO_OF}: above 1 means @shm/core is faster. ` +

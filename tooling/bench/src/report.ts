@@ -24,6 +24,8 @@ export interface Section {
   rows: Row[];
   /** Facts found on the way (e.g. why hugepages are not available). */
   findings?: string[];
+  /** Why the section compared nothing on this Node.js line (its other contender does not load here). */
+  unavailable?: string;
 }
 
 export interface Results {

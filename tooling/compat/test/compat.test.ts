@@ -2,7 +2,14 @@
  * Byte compatibility with the real shm-typed-array@0.1.1 (from the npm
  * registry, built here): a process running it and one running @shm/core read
  * each other's segments, both kinds, both directions.
+ *
+ * shm-typed-array is an optional dependency: it uses V8's API directly and is
+ * compiled at install against the running line, and on Node 26 that build
+ * fails (v8::Object::GetIsolate is gone). The install skips it; this suite
+ * then says what it could not compare, and checks that the reason is that
+ * build and nothing else.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as shm from '@shm/core';
 import { Scratch, runChild, useScratch } from '@shm/test-support';
@@ -10,6 +17,26 @@ import { Scratch, runChild, useScratch } from '@shm/test-support';
 const scratch = useScratch({ posix: shm, sysv: shm });
 
 const original = path.join(__dirname, 'fixtures', 'original.js');
+
+/** Why the original does not load on this line, or undefined when it does. */
+function originalUnavailable(): string | undefined {
+  try {
+    require('shm-typed-array');
+    return undefined;
+  } catch (error) {
+    return String((error as Error).message).split('\n')[0];
+  }
+}
+const unavailable = originalUnavailable();
+const describeWithOriginal = unavailable === undefined ? describe : describe.skip;
+
+if (unavailable !== undefined) {
+  test(`not compared on Node ${process.version}: shm-typed-array 0.1.1 was installed but its build failed`, () => {
+    console.log(`shm-typed-array 0.1.1 does not load on Node ${process.version} (${unavailable}): the byte compatibility in both directions is not compared on this line`);
+    const packageRoot = path.dirname(require.resolve('shm-typed-array/package.json'));
+    expect(fs.existsSync(path.join(packageRoot, 'build', 'Release', 'shm.node'))).toBe(false);
+  });
+}
 
 /** Runs the original in a child; `whileAlive` runs while it still holds its attachment. */
 async function withOriginal(args: string[], whileAlive: (report: any) => void): Promise<any> {
@@ -27,7 +54,7 @@ async function withOriginal(args: string[], whileAlive: (report: any) => void): 
   return report;
 }
 
-describe.each([
+describeWithOriginal.each([
   ['POSIX', (s: Scratch) => s.name()],
   ['System V', (s: Scratch) => s.key()],
 ])('%s', (_kind, newKey) => {
