@@ -2,12 +2,19 @@
 //   after-detach.js <POSIX name> <System V key>
 // Each case reads and writes the views afterwards; every outcome must be an
 // empty view (reads undefined, writes dropped) or a TypeError from a
-// TypedArray method, never a crash. Reports { cases: [...names], failures }.
+// TypedArray method, never a crash. Memory that escaped neutering (a buffer
+// moved with ArrayBuffer.prototype.transfer(), a pending fs.read) must land
+// in harmless pages, never in a segment mapped later.
+// Reports { cases: [...names], failures }.
 'use strict';
 const assert = require('node:assert');
 const v8 = require('node:v8');
 const vm = require('node:vm');
-const { Worker } = require('node:worker_threads');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { MessageChannel, Worker } = require('node:worker_threads');
 const shm = require('@shm/core');
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -46,6 +53,13 @@ async function check(label, body) {
   } catch (error) {
     failures.push(`${label}: ${error.stack}`);
   }
+}
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+
+/** A second key of the same kind, for the segment mapped after the first is gone. */
+function otherKey(key) {
+  return typeof key === 'string' ? `${key}-next` : key + 1;
 }
 
 function makeViews(key, typeKey) {
@@ -109,6 +123,85 @@ async function main() {
       received[0] = 9; // a copy: the segment does not change
       assert.strictEqual(array[0], 5);
       shm.destroy(key);
+    });
+
+    await check(`${kind}: a buffer in a transfer list is refused or copied, never moved`, async () => {
+      const array = shm.create(64, 'Uint8Array', key);
+      array.fill(5);
+      const { port1, port2 } = new MessageChannel();
+      const received = new Promise((resolve) => port2.once('message', resolve));
+      let refused = false;
+      try {
+        port1.postMessage(array, [array.buffer]);
+      } catch (error) {
+        refused = true;
+        assert.strictEqual(error.name, 'DataCloneError');
+      }
+      let cloneRefused = false;
+      try {
+        assert.strictEqual(structuredClone(array.buffer, { transfer: [array.buffer] }).byteLength, 64);
+      } catch (error) {
+        cloneRefused = true;
+        assert.strictEqual(error.name, 'DataCloneError');
+      }
+      assert.strictEqual(cloneRefused, nodeMajor >= 22);
+      // Node 20 copies a marked buffer; from Node 22 Node refuses external buffers.
+      assert.strictEqual(refused, nodeMajor >= 22);
+      assert.strictEqual(array.length, 64);
+      if (!refused) {
+        const copy = await received;
+        copy[0] = 9;
+        assert.strictEqual(array[0], 5);
+      }
+      port1.close();
+      port2.close();
+      shm.destroy(key);
+      assertNeutered(array);
+    });
+
+    await check(`${kind}: a buffer moved with ArrayBuffer.prototype.transfer() never reaches a later segment`, () => {
+      if (nodeMajor < 21) {
+        assert.strictEqual(ArrayBuffer.prototype.transfer, undefined); // nothing to move the memory with
+        return;
+      }
+      const array = shm.create(8192, 'Uint8Array', key);
+      array.fill(7);
+      const moved = new Uint8Array(array.buffer.transfer());
+      assert.strictEqual(array.length, 0);
+      assert.strictEqual(moved[8191], 7); // moved, not copied: still the segment
+      moved[0] = 8;
+      assert.strictEqual(shm.get(key, 'Uint8Array')[0], 8);
+      shm.destroy(key);
+      const next = shm.create(8192, 'Uint8Array', otherKey(key));
+      assert.strictEqual(moved[8191], 0); // harmless private pages now
+      moved.fill(3);
+      assert.ok(next.every((byte) => byte === 0), 'a write through the moved buffer reached the next segment');
+      assert.ok(shm.get(otherKey(key), 'Uint8Array').every((byte) => byte === 0));
+      shm.destroy(otherKey(key));
+    });
+
+    await check(`${kind}: a read still pending at detach lands in harmless pages, never in the next segment`, async () => {
+      const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `shm-test-fifo-${process.pid}-`)), 'pipe');
+      execFileSync('mkfifo', [fifo]);
+      const readEnd = fs.openSync(fifo, 'r+'); // O_RDWR: opening does not wait for a writer
+      try {
+        const array = shm.create(8192, 'Uint8Array', key);
+        // The read blocks in the thread pool, holding the mapping's address.
+        const done = new Promise((resolve, reject) =>
+          fs.read(readEnd, array, 0, 4096, null, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        shm.destroy(key);
+        assertNeutered(array);
+        const next = shm.create(8192, 'Uint8Array', otherKey(key));
+        fs.writeFileSync(fifo, Buffer.alloc(4096, 0xee)); // the read completes now
+        assert.strictEqual(await done, 4096);
+        assert.ok(next.every((byte) => byte === 0), 'the late read wrote into the next segment');
+        shm.destroy(otherKey(key));
+      } finally {
+        fs.closeSync(readEnd);
+        fs.rmSync(path.dirname(fifo), { recursive: true, force: true });
+      }
     });
 
     await check(`${kind}: double detach, detach after destroy, destroy after detachAll`, () => {
