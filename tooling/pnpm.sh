@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # No update boxes, telemetry notices or funding lines: only what the user needs.
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 export TURBO_TELEMETRY_DISABLED=1 TURBO_NO_UPDATE_NOTIFIER=1
+# pnpm's side-effects cache can hand one Node line the build another line
+# made of a package that compiles against V8 directly (shm-typed-array): an
+# addon that then fails to load. Build such packages for the running line.
+export npm_config_side_effects_cache=false
 version=$(node -p "require('./package.json').packageManager.split('@')[1]")
 tool_dir="$PWD/.cache/pnpm-$version"
 if [ ! -x "$tool_dir/node_modules/.bin/pnpm" ]; then
