@@ -70,7 +70,7 @@ struct Mapping {
   size_t length;              // bytes mapped at base
   ForgetFunction forget;
   State state = State::kShared;
-  napi_ref object = nullptr;  // weak reference to the one ArrayBuffer, for neutering
+  napi_ref object = nullptr;  // weak reference to the one ArrayBuffer (napi_add_finalizer's), for neutering
   bool storeAlive = true;     // V8's backing store not yet finalized
   bool objectAlive = false;   // the ArrayBuffer object not yet finalized
   bool adopting = true;       // inside Adopt: the store finalizer only records itself
@@ -163,10 +163,10 @@ class MappingRegistry {
       if (!mapping->storeAlive) delete mapping;  // else the store finalizer frees it
       NAPI_THROW_IF_FAILED(env, status == napi_ok ? napi_generic_failure : status, Napi::ArrayBuffer());
     }
-    // From here on the store finalizer is an owner.
-    status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, nullptr);
+    // From here on the store finalizer is an owner. The object's finalizer
+    // comes with a weak reference to it, which detach uses to neuter it.
+    status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, &mapping->object);
     if (status == napi_ok) mapping->objectAlive = true;
-    if (status == napi_ok) status = napi_create_reference(env, buffer, 0, &mapping->object);
     bool listed = status == napi_ok && List(mapping);
     if (!listed) {
       napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
