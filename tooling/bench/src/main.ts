@@ -16,6 +16,7 @@ import { access } from './access.js';
 import { firstTouch } from './first-touch.js';
 import { scaling } from './scaling.js';
 import { syncSection } from './sync.js';
+import { floorSection } from './floor.js';
 import { printSection, Results, Section, toMarkdown } from './report.js';
 import { leftovers, removeAll } from './segments.js';
 
@@ -34,6 +35,7 @@ const sections: Record<string, (config: Config, outDirectory: string) => Promise
   'first-touch': firstTouch,
   scaling,
   sync: syncSection,
+  floor: floorSection,
 };
 
 async function main(): Promise<void> {
