@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "shm_sysv",
-      "sources": ["native/sysv_binding.cc", "native/sysv_syscalls.cc", "native/readonly_pages.cc"],
+      "sources": ["native/sysv_binding.cc", "native/sysv_syscalls.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('@shm/native').include_dir\")"

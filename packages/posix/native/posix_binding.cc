@@ -48,6 +48,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
   }
 
+  // A truncation a fault found in this thread's mappings of the name is
+  // reported first, before anything new is mapped.
+  MappingRegistry::Of(env).ReportLostPages(env, &request.name);
   OpenResult result = OpenObject(request);
   switch (result.outcome) {
     case OpenOutcome::kExists:
@@ -66,8 +69,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     case OpenOutcome::kMapped:
       break;
   }
-  return MappingRegistry::Of(env).Adopt(env, request.name, result.base, result.mapLength,
-                             result.dataOffset, result.dataLength);
+  // Guarded: a peer that shrinks the object must not kill this process.
+  return MappingRegistry::Of(env).Adopt(env, request.name, result.base, result.mapLength, result.dataOffset,
+                                        result.dataLength, Guard::kFile);
 }
 
 // unmap(name): how many attachments of this thread were neutered and unmapped
@@ -75,6 +79,19 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = NameArgument(info, 0);
   return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, name)));
+}
+
+// reportLostPages(name?): throws ERR_SHM_TRUNCATED, once, if this thread's
+// mappings of `name` (of any name when omitted) lost pages to a shrinking peer
+Napi::Value ReportLostPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info[0].IsUndefined()) {
+    MappingRegistry::Of(env).ReportLostPages(env, nullptr);
+  } else {
+    std::string name = NameArgument(info, 0);
+    MappingRegistry::Of(env).ReportLostPages(env, &name);
+  }
+  return env.Undefined();
 }
 
 // unlink(name): true if removed, false if there was no such object
@@ -92,6 +109,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
+  exports.Set("reportLostPages", Napi::Function::New(env, ReportLostPages, "reportLostPages"));
   exports.Set("prefixBytes", Napi::Number::New(env, static_cast<double>(kPrefixBytes)));
   return exports;
 }

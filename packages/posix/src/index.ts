@@ -154,12 +154,14 @@ export function detach(name: string, forceDestroy = false): number {
   const objectName = normalizeName(name);
   const force = validateBoolean('forceDestroy', forceDestroy);
   const unmapped = binding.unmap(objectName);
+  let result = unmapped > 0 ? 1 : -1;
   if (force) {
     const removed = binding.unlink(objectName);
     ledger.forget(objectName);
-    return removed ? 0 : -1;
+    result = removed ? 0 : -1;
   }
-  return unmapped > 0 ? 1 : -1;
+  binding.reportLostPages(objectName); // after all the work, as close(2) reports a deferred error
+  return result;
 }
 
 /** Unmaps and unlinks the object: `detach(name, true) === 0`. */
@@ -170,6 +172,7 @@ export function destroy(name: string): boolean {
 /** Unmaps everything this thread mapped. POSIX objects stay until destroyed, so this returns 0. */
 export function detachAll(): number {
   binding.unmapAll();
+  binding.reportLostPages();
   return 0;
 }
 

@@ -21,6 +21,12 @@ export interface PosixBinding {
   unmap(name: string): number;
   /** Neuters and unmaps all of this thread's attachments; returns how many. */
   unmapAll(): number;
+  /**
+   * Throws ERR_SHM_TRUNCATED, once, if this thread's mappings of `name` (of
+   * any name when omitted) lost pages to a peer that shrank the object, or to
+   * a /dev/shm without room (see <shm/fault_guard.h>).
+   */
+  reportLostPages(name?: string): void;
   /** shm_unlink: true if removed, false if there was no such object. */
   unlink(name: string): boolean;
   /** Bytes this thread has mapped now. */

@@ -10,7 +10,6 @@
 
 #include <string>
 
-#include "readonly_pages.h"
 #include "sysv_syscalls.h"
 
 namespace shm::sysv {
@@ -46,19 +45,12 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       return env.Null();
     case OpenOutcome::kFailed:
       throw SystemError(env, result.errnum, result.syscall, KeySubject(env, request.key));
-    case OpenOutcome::kTooManyReadonly: {
-      Napi::Error error = Napi::Error::New(
-          env, "too many read-only System V attachments in this process (at most " +
-                   std::to_string(kMaxReadonlyAttachments) + ")");
-      error.Set("code", Napi::String::New(env, "ERR_SHM_READONLY_LIMIT"));
-      error.Set("key", Napi::Number::New(env, request.key));
-      throw error;
-    }
     case OpenOutcome::kMapped:
       break;
   }
   return MappingRegistry::Of(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
-                             result.bytes, request.readonly ? UnregisterReadonly : nullptr);
+                             result.bytes,
+                                        request.readonly ? Guard::kReadonly : Guard::kNone);
 }
 
 // unmap(key): how many attachments of this thread were neutered and detached

@@ -3,8 +3,6 @@
 // at once, before any cleanup call can overwrite it.
 #include "sysv_syscalls.h"
 
-#include "readonly_pages.h"
-
 #include <shm/populate.h>
 
 #include <sys/ipc.h>
@@ -67,11 +65,6 @@ OpenResult OpenSegment(const OpenRequest& request) {
     }
   }
   OpenResult result{OpenOutcome::kMapped};
-  if (request.readonly && !RegisterReadonly(base, bytes)) {
-    shmdt(base);
-    result.outcome = OpenOutcome::kTooManyReadonly;
-    return result;
-  }
   result.base = base;
   result.bytes = bytes;
   return result;

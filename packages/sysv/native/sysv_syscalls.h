@@ -14,7 +14,7 @@ struct OpenRequest {
   size_t bytes;      // create: segment size; attach: ignored
   bool create;       // true: IPC_CREAT | IPC_EXCL; false: attach an existing segment
   mode_t mode;       // create: permissions
-  bool readonly;     // attach with SHM_RDONLY (see readonly_pages.h)
+  bool readonly;     // attach with SHM_RDONLY (writes: see <shm/fault_guard.h>)
   bool populate;     // map every page now (shm/populate.h)
 };
 
@@ -23,7 +23,6 @@ enum class OpenOutcome {
   kExists,   // create found the key taken (EEXIST)
   kMissing,  // attach found no such segment (ENOENT, or EIDRM: being removed)
   kFailed,   // errnum / syscall say which call failed and why
-  kTooManyReadonly,  // readonly: the process holds kMaxReadonlyAttachments already
 };
 
 struct OpenResult {

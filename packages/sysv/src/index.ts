@@ -108,9 +108,10 @@ export function create<K extends TypeKey = 'Buffer'>(
  * element size. Returns null if there is no such segment.
  *
  * With `readonly: true` the segment is attached with SHM_RDONLY, so read
- * permission is enough. A write through such a view lands in a private copy
- * of that page (see native/readonly_pages.h): the segment never changes, the
- * process does not crash, and that page stops following the segment.
+ * permission is enough. The first write through such a view turns the whole
+ * view into a private copy of its bytes (see <shm/fault_guard.h>): the
+ * segment never changes, the process does not crash, and the view stops
+ * following the segment (its attachment is gone).
  */
 export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, options?: SysvOptions): ShmArray<K> | null {
   const resolvedType = resolveTypeKey(typeKey) as K;

@@ -16,7 +16,11 @@
 //      │                                                      ▲
 //      └──────────── both owners gone / env teardown ─────────┘
 //
-//  - kShared: the segment's pages are mapped at [base, base + length).
+//  - kShared: the segment's pages are mapped at [base, base + length), and
+//    the fault guard (fault_guard.h) watches the range when the backend asks:
+//    a POSIX object's mapping (a peer may shrink it), a read-only System V
+//    attachment (a write must not kill the process). The guard forgets the
+//    range before it leaves this state.
 //  - kPlaceholder: the ArrayBuffer was neutered (every view reads as empty)
 //    and the range was replaced, in one mmap(MAP_FIXED) call, by private
 //    anonymous memory: a late writer (a pending fs.read, a buffer moved out
@@ -40,7 +44,8 @@
 // external buffers from Node 22; see makeView in @shm/types for Node 20.
 //
 // One registry exists per JavaScript environment (main thread or worker), as
-// the addon's instance data: threads never see each other's mappings. No C++
+// the addon's instance data: threads never see each other's mappings. Every
+// release is O(1): each segment's mappings form an intrusive list. No C++
 // exception leaves this file: allocation failures become ERR_SHM_NO_MEMORY.
 #pragma once
 
@@ -51,14 +56,15 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "fault_guard.h"
 #include "system_error.h"
 
 namespace shm {
 
-// Drops a backend's own bookkeeping of a mapping once its shared pages are
-// gone (the read-only System V page table); may be null.
-using ForgetFunction = void (*)(void* base);
+// Which faults of a mapping must not end the process (see fault_guard.h).
+enum class Guard { kNone, kFile, kReadonly };
 
 class MappingRegistry;
 
@@ -68,7 +74,7 @@ struct Mapping {
   std::string segment;        // the name or key this mapping attaches
   void* base;                 // what mmap / shmat returned
   size_t length;              // bytes mapped at base
-  ForgetFunction forget;
+  int guardSlot = -1;         // its slot in the fault guard's table, while guarded
   State state = State::kShared;
   napi_ref object = nullptr;  // weak reference to the one ArrayBuffer (napi_add_finalizer's), for neutering
   bool storeAlive = true;     // V8's backing store not yet finalized
@@ -79,10 +85,30 @@ struct Mapping {
   Mapping* next = nullptr;
 };
 
+inline Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
 // ERR_SHM_NO_MEMORY: the process could not allocate a few bytes of bookkeeping.
 inline Napi::Error NoMemoryError(Napi::Env env) {
-  Napi::Error error = Napi::Error::New(env, "out of memory for the bookkeeping of a shm mapping");
-  error.Set("code", Napi::String::New(env, "ERR_SHM_NO_MEMORY"));
+  return CodedError(env, "ERR_SHM_NO_MEMORY", "out of memory for the bookkeeping of a shm mapping");
+}
+
+// ERR_SHM_MAPPING_LIMIT: the fault guard's table is full.
+inline Napi::Error MappingLimitError(Napi::Env env) {
+  return CodedError(env, "ERR_SHM_MAPPING_LIMIT",
+                    "too many guarded shm mappings in this process (at most " + std::to_string(fault::kSlots) + ")");
+}
+
+// ERR_SHM_TRUNCATED: the fault guard replaced pages of the segment's mappings.
+inline Napi::Error LostPagesError(Napi::Env env, const std::string& segment) {
+  Napi::Error error = CodedError(
+      env, "ERR_SHM_TRUNCATED",
+      "shm object '" + segment + "' lost pages while mapped here: another process truncated it, or /dev/shm had no " +
+          "room for a page; reads past what remained saw zeros and writes there reached no one");
+  error.Set("path", Napi::String::New(env, segment));
   return error;
 }
 
@@ -96,17 +122,19 @@ inline bool ReplaceWithPlaceholder(Mapping* mapping) {
   void* placeholder = mmap(mapping->base, mapping->length, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (placeholder == MAP_FAILED) placeholder = mmap(mapping->base, mapping->length, PROT_READ, flags, -1, 0);
   if (placeholder == MAP_FAILED) return false;
-  if (mapping->forget != nullptr) mapping->forget(mapping->base);
+  fault::Unregister(mapping->guardSlot);
+  mapping->guardSlot = -1;
   mapping->state = Mapping::State::kPlaceholder;
   return true;
 }
 
 // Gives the range back (munmap also detaches a System V segment still attached).
-// Called once no writer can be left: the backend forgets the range first, so
-// its fault handler never mistakes a later mapping at this address for it.
+// Called once no writer can be left: the fault guard forgets the range first,
+// so it never mistakes a later mapping at this address for it.
 inline void ReleaseRange(Mapping* mapping) {
   if (mapping->state == Mapping::State::kReleased) return;
-  if (mapping->state == Mapping::State::kShared && mapping->forget != nullptr) mapping->forget(mapping->base);
+  fault::Unregister(mapping->guardSlot);
+  mapping->guardSlot = -1;
   munmap(mapping->base, mapping->length);
   mapping->state = Mapping::State::kReleased;
 }
@@ -128,28 +156,33 @@ class MappingRegistry {
     }
   }
 
-  // Takes ownership of a fresh mapping of `length` bytes at `base` and
-  // returns the ArrayBuffer over its data bytes [base + dataOffset,
+  // Takes ownership of a fresh mapping of `length` bytes at `base`, guards
+  // it, and returns the ArrayBuffer over its data bytes [base + dataOffset,
   // + dataLength). On failure the mapping is released and the error thrown.
   Napi::ArrayBuffer Adopt(Napi::Env env, const std::string& segment, void* base, size_t length,
-                          size_t dataOffset, size_t dataLength, ForgetFunction forget = nullptr) {
+                          size_t dataOffset, size_t dataLength, Guard guard) {
     Mapping* mapping = new (std::nothrow) Mapping{};
     if (mapping == nullptr) {
-      if (forget != nullptr) forget(base);
-      munmap(base, length);
-      throw NoMemoryError(env);
-    }
-    try {
-      mapping->segment = segment;
-    } catch (const std::bad_alloc&) {
-      delete mapping;
-      if (forget != nullptr) forget(base);
       munmap(base, length);
       throw NoMemoryError(env);
     }
     mapping->base = base;
     mapping->length = length;
-    mapping->forget = forget;
+    try {
+      mapping->segment = segment;
+    } catch (const std::bad_alloc&) {
+      ReleaseRange(mapping);
+      delete mapping;
+      throw NoMemoryError(env);
+    }
+    if (guard != Guard::kNone) {
+      mapping->guardSlot = fault::Register(base, length, guard == Guard::kFile ? fault::Kind::kFile : fault::Kind::kReadonly);
+      if (mapping->guardSlot < 0) {
+        ReleaseRange(mapping);
+        delete mapping;
+        throw MappingLimitError(env);
+      }
+    }
 
     napi_value buffer = nullptr;
     // When creation fails, Node may already have called the store finalizer
@@ -194,6 +227,31 @@ class MappingRegistry {
     return count;
   }
 
+  // Throws ERR_SHM_TRUNCATED, once, if a mapping of `segment` (any segment
+  // when null) lost pages to the fault guard, mapped now or detached since
+  // the last report. The bindings call it before an open maps anything, and
+  // after a detach has done all its work, as close(2) reports a deferred
+  // write error after closing.
+  // O(1) unless a fault lost pages since the last look: then every mapping
+  // of this thread is looked at once.
+  void ReportLostPages(Napi::Env env, const std::string* segment) {
+    uint64_t epoch = fault::LostPagesEpoch();
+    if (epoch != epochSeen_) {
+      epochSeen_ = epoch;
+      for (auto& entry : heads_) {
+        for (Mapping* mapping = entry.second; mapping != nullptr; mapping = mapping->next) {
+          if (fault::TakeLostPages(mapping->guardSlot)) NoteLost(mapping->segment);
+        }
+      }
+    }
+    if (lostSegments_.empty()) return;
+    auto lost = segment == nullptr ? lostSegments_.begin() : lostSegments_.find(*segment);
+    if (lost == lostSegments_.end()) return;
+    Napi::Error error = LostPagesError(env, *lost);
+    lostSegments_.erase(lost);
+    throw error;
+  }
+
   size_t MappedBytes() const { return mappedBytes_; }
 
   // This environment's registry (the addon's instance data).
@@ -230,15 +288,25 @@ class MappingRegistry {
     if (ReplaceWithPlaceholder(mapping)) Unlist(mapping);
   }
 
-  // Detaches `head` and the mappings after it; returns how many.
+  // Detaches `head` and the mappings after it; returns how many. Lost pages
+  // are noted for ReportLostPages before the guard forgets the range.
   size_t DetachList(Napi::Env env, Mapping* head) {
     size_t count = 0;
     for (Mapping* mapping = head; mapping != nullptr; count++) {
       Mapping* next = mapping->next;
+      if (fault::TakeLostPages(mapping->guardSlot)) NoteLost(mapping->segment);
       Detach(env, mapping);
       mapping = next;
     }
     return count;
+  }
+
+  // Out of memory for the note, the report is lost; the detach still happens.
+  void NoteLost(const std::string& segment) {
+    try {
+      lostSegments_.insert(segment);
+    } catch (const std::bad_alloc&) {
+    }
   }
 
   // Adds the mapping to its segment's list; false when out of memory.
@@ -303,6 +371,9 @@ class MappingRegistry {
 
   // Each segment's mappings, as a doubly linked list from its head.
   std::unordered_map<std::string, Mapping*> heads_;
+  // Segments whose detached mappings lost pages, not reported yet.
+  std::unordered_set<std::string> lostSegments_;
+  uint64_t epochSeen_ = 0;
   size_t mappedBytes_ = 0;
 };
 
