@@ -1,6 +1,7 @@
 // Resource limits, run inside namespaces the parent made (see limits.test.ts):
 //   limits.js enospc        /dev/shm is a private 1 MiB tmpfs
-//   limits.js sigbus        the same, with reserve: false: the write that finds no room is fatal
+//   limits.js no-room       the same, with reserve: false: the write that finds no room raises SIGBUS,
+//                           which the fault guard turns into private pages and a reported error
 //   limits.js populate      the same, with reserve: false and populate: true: an error, not a signal
 //   limits.js sysv          a private IPC namespace with SHMMAX 4096 and SHMMNI 3
 //   limits.js emfile        RLIMIT_NOFILE is small
@@ -28,9 +29,17 @@ if (mode === 'enospc') {
   const fits = posix.create(512 * 1024, 'Buffer', '/fits');
   fits.fill(7); // every page is there: no SIGBUS
   report({ tooLarge, leftBehind, keptWorking: fits[fits.length - 1] === 7 && posix.destroy('/fits') });
-} else if (mode === 'sigbus') {
+} else if (mode === 'no-room') {
   const sparse = posix.create(2 * 1024 * 1024, 'Buffer', '/sparse', undefined, { reserve: false });
-  process.send({ created: sparse !== null }, () => sparse.fill(1)); // dies here
+  sparse.fill(1); // past 1 MiB there is no room: SIGBUS, caught
+  const survived = sparse[0] === 1 && sparse[sparse.length - 1] === 1;
+  let destroyed = { threw: false };
+  try {
+    posix.destroy('/sparse'); // reports the loss after destroying
+  } catch (error) {
+    destroyed = { code: error.code, path: error.path };
+  }
+  report({ survived, destroyed, leftBehind: fs.readdirSync('/dev/shm') });
 } else if (mode === 'populate') {
   const sparse = attempt(() => posix.create(2 * 1024 * 1024, 'Buffer', '/sparse', undefined, { reserve: false, populate: true }));
   const leftBehind = fs.readdirSync('/dev/shm');

@@ -1,0 +1,161 @@
+// Mappings under hostile peers and exhausted limits, in a child process:
+//   hostile-peer.js <POSIX name> <System V key>
+// Every case must end in data or a coded error, never a signal. Reports
+// { cases: [...names], failures: [...] }.
+'use strict';
+const assert = require('node:assert');
+const fs = require('node:fs');
+const v8 = require('node:v8');
+const vm = require('node:vm');
+const { execFileSync } = require('node:child_process');
+const { Worker } = require('node:worker_threads');
+const posix = require('@shm/posix');
+const sysv = require('@shm/sysv');
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
+const [name, keyText] = process.argv.slice(2);
+const key = Number(keyText);
+const cases = [];
+const failures = [];
+const PAGE = 4096;
+
+async function check(label, body) {
+  cases.push(label);
+  try {
+    await body();
+  } catch (error) {
+    failures.push(`${label}: ${error.stack}`);
+  } finally {
+    // Whatever a failed case left, so that the next starts clean.
+    for (const cleanup of [() => posix.destroy(name), () => sysv.destroy(key)]) {
+      try {
+        cleanup();
+      } catch {
+        // reported above
+      }
+    }
+  }
+}
+
+const mapCount = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').length;
+
+async function main() {
+  await check('POSIX: a peer shrinks the object: reads past the new end see zeros, and detach reports ERR_SHM_TRUNCATED', () => {
+    const shared = posix.create(4 * PAGE, 'Uint8Array', name);
+    shared.fill(1);
+    const readonly = posix.get(name, 'Uint8Array', { readonly: true });
+    execFileSync('truncate', ['-s', String(PAGE), `/dev/shm${name}`]); // another process, with write access
+    assert.strictEqual(shared[10], 1); // what remains is still shared
+    assert.strictEqual(shared[3 * PAGE], 0);
+    assert.strictEqual(readonly[2 * PAGE], 0);
+    shared[3 * PAGE + 1] = 5; // lands in this process's private zero pages
+    assert.strictEqual(shared[3 * PAGE + 1], 5);
+    assert.throws(() => posix.detach(name), (error) => error.code === 'ERR_SHM_TRUNCATED' && error.path === name);
+    assert.strictEqual(shared.length, 0); // the detach was done before the report
+    assert.strictEqual(readonly.length, 0);
+    assert.strictEqual(posix.detach(name), -1); // reported once
+    assert.strictEqual(posix.get(name, 'Uint8Array').length, PAGE); // a new attachment sees the new size
+    assert.strictEqual(posix.destroy(name), true);
+  });
+
+  await check('POSIX: a truncation found while attached is reported by the next get of that name', () => {
+    const view = posix.create(2 * PAGE, 'Uint8Array', name);
+    fs.truncateSync(`/dev/shm${name}`, PAGE);
+    assert.strictEqual(view[PAGE], 0);
+    assert.throws(() => posix.get(name), { code: 'ERR_SHM_TRUNCATED' });
+    assert.strictEqual(posix.get(name).length, PAGE);
+    posix.destroy(name);
+  });
+
+  await check('System V: writes over a large read-only view make one private copy: no mapping per page, one attachment less', () => {
+    const bytes = 64 * 1024 * 1024;
+    const writable = sysv.create(bytes, 'Uint8Array', key);
+    writable[0] = 1;
+    const readonly = sysv.get(key, 'Uint8Array', { readonly: true });
+    const follower = sysv.get(key, 'Uint8Array', { readonly: true });
+    assert.strictEqual(sysv.attachCount(key), 3);
+    const before = mapCount();
+    readonly.fill(7); // every page written: 16,384 of them
+    // One copy replaces the attachment; the rest is whatever V8 mapped meanwhile.
+    assert.ok(mapCount() <= before + 8, `${mapCount() - before} new mappings`);
+    assert.strictEqual(sysv.attachCount(key), 2); // the copy left the segment
+    assert.strictEqual(readonly[0], 7);
+    assert.strictEqual(writable[0], 1); // the segment never changes
+    writable[1] = 9;
+    assert.strictEqual(follower[1], 9); // another read-only view still follows the segment
+    assert.strictEqual(readonly[1], 7); // the copy does not
+    assert.strictEqual(sysv.detach(key), 0); // the last attachments went: destroyed
+  });
+
+  await check('System V: two threads writing one page of a read-only view at once both keep their writes', async () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      sysv.create(PAGE, 'Int32Array', key);
+      const shared = new SharedArrayBuffer(4);
+      const workers = [0, 1].map(
+        (index) =>
+          new Worker(
+            `const { workerData, parentPort } = require('node:worker_threads');
+             const sysv = require(workerData.sysv);
+             const view = sysv.get(workerData.key, 'Int32Array', { readonly: true });
+             const start = new Int32Array(workerData.start);
+             Atomics.wait(start, 0, 0); // both threads write at once
+             view[workerData.index] = workerData.index + 1;
+             parentPort.postMessage(view[workerData.index]);`,
+            { eval: true, workerData: { sysv: require.resolve('@shm/sysv'), key, index, start: shared } },
+          ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      Atomics.store(new Int32Array(shared), 0, 1);
+      Atomics.notify(new Int32Array(shared), 0);
+      const seen = await Promise.all(workers.map((worker) => new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)))));
+      assert.deepStrictEqual(seen, [1, 2]);
+      sysv.destroy(key);
+    }
+  });
+
+  await check('the kernel writes into a read-only POSIX view (a private mapping), not into a read-only System V view (EFAULT)', () => {
+    const source = fs.openSync('/dev/zero', 'r');
+    try {
+      posix.create(PAGE, 'Uint8Array', name).fill(3);
+      const posixView = posix.get(name, 'Uint8Array', { readonly: true });
+      assert.strictEqual(fs.readSync(source, posixView, 0, 16, null), 16);
+      assert.strictEqual(posixView[0], 0);
+      assert.strictEqual(posix.get(name, 'Uint8Array')[0], 3);
+      posix.destroy(name);
+      sysv.create(PAGE, 'Uint8Array', key).fill(3);
+      const sysvView = sysv.get(key, 'Uint8Array', { readonly: true });
+      assert.throws(() => fs.readSync(source, sysvView, 0, 16, null), { code: 'EFAULT' });
+      assert.strictEqual(sysvView[0], 3);
+      sysv.destroy(key);
+    } finally {
+      fs.closeSync(source);
+    }
+  });
+
+  await check('a synchronous loop of get() that runs out of mappings gets ENOMEM, then recovers once the loop turns', async () => {
+    posix.create(PAGE, 'Uint8Array', name);
+    let error;
+    let made = 0;
+    for (; made < 200000; made++) {
+      try {
+        posix.get(name); // dropped at once: its mapping stays until the event loop turns
+      } catch (caught) {
+        error = caught;
+        break;
+      }
+    }
+    assert.ok(error, `${made} gets never ran out`);
+    assert.strictEqual(error.code, 'ENOMEM', `${error.code}: ${error.message}`);
+    assert.strictEqual(error.syscall, 'mmap');
+    for (let i = 0; i < 4; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.strictEqual(posix.get(name).length, PAGE);
+    posix.destroy(name);
+  });
+
+  process.send({ cases, failures }, () => process.exit(0));
+}
+main();
