@@ -17,6 +17,7 @@ import { firstTouch } from './first-touch.js';
 import { scaling } from './scaling.js';
 import { syncSection } from './sync.js';
 import { floorSection } from './floor.js';
+import { release } from './release.js';
 import { printSection, Results, Section, toMarkdown } from './report.js';
 import { leftovers, removeAll } from './segments.js';
 
@@ -36,6 +37,7 @@ const sections: Record<string, (config: Config, outDirectory: string) => Promise
   scaling,
   sync: syncSection,
   floor: floorSection,
+  release,
 };
 
 async function main(): Promise<void> {
