@@ -1,5 +1,10 @@
 // Hostile-input fuzz of every exported function of @shm/core, @shm/posix and
 // @shm/sysv, run in its own process so that a crash shows as a signal.
+// Interleaved with the calls, at random: a peer that truncates or grows a
+// pool object, touches of every view still held (read and write, first and
+// last element), buffers moved with ArrayBuffer.prototype.transfer(), and
+// writes through read-only views; so detach, truncation, moves and accesses
+// meet in every order.
 //   fuzz.js <runs> <seed> <pool as JSON: { names: [...], keys: [...] }>
 // Only two outcomes are allowed per call: a normal return, or a thrown Error
 // that carries a string `code` (TypeError and RangeError included: every
@@ -11,6 +16,7 @@
 // valid key is replaced by one of the pool's keys or names, which the parent
 // owns; invalid keys of every kind pass through unchanged.
 'use strict';
+const fs = require('node:fs');
 const fc = require('fast-check');
 const core = require('@shm/core');
 const posix = require('@shm/posix');
@@ -20,13 +26,65 @@ const [runsText, seedText, poolText] = process.argv.slice(2);
 const pool = JSON.parse(poolText);
 const generatedKeys = new Set();
 
+/** Views the fuzz holds on to (returned arrays, moved buffers), oldest dropped first. */
+const live = [];
+function hold(view) {
+  live.push(view);
+  if (live.length > 64) live.shift();
+}
+
+const events = {
+  // Another process with write access shrinks (or grows) a pool object.
+  // This process holds a view of it (mapped here first if need be).
+  truncate: (index, size) => {
+    const name = pool.names[index % pool.names.length];
+    hold(posix.get(name, 'Uint8Array') ?? posix.create(3 * 4096, 'Uint8Array', name));
+    // Pages wholly past the new end fault: empty, one byte, one page, or grown.
+    fs.truncateSync(`/dev/shm${name}`, [0, 1, 4096, 3 * 4096][size % 4]);
+  },
+  // Every view still held is read and written at both ends.
+  touch: () => {
+    for (const view of live) {
+      if (view.length === 0) continue;
+      const zero = typeof view[0] === 'bigint' ? 0n : 0;
+      view[0] = zero;
+      view[view.length - 1] = zero;
+      void view[view.length >> 1];
+    }
+  },
+  // A held view's memory moves to a new ArrayBuffer that detach cannot neuter.
+  transfer: (index) => {
+    const view = live[index % Math.max(live.length, 1)];
+    if (!view || typeof ArrayBuffer.prototype.transfer !== 'function' || view.buffer.byteLength === 0) return;
+    hold(new Uint8Array(view.buffer.transfer()));
+  },
+  // A write through a read-only view of a pool segment.
+  readonlyWrite: (index) => {
+    const key = pool.keys[index % pool.keys.length];
+    const view = sysv.get(key, 'Uint8Array', { readonly: true });
+    if (view === null) return;
+    view[view.length - 1] = 1;
+    hold(view);
+  },
+};
+const eventNames = Object.keys(events);
+
+/** Events take two small non-negative integers, derived from whatever was drawn. */
+function eventArguments(drawn) {
+  const small = drawn.map((value) =>
+    typeof value === 'number' && Number.isFinite(value) ? Math.abs(Math.trunc(value)) % 100000 : typeof value === 'string' ? value.length : 1,
+  );
+  return [small[0] ?? 0, (small[1] ?? 0) * 4093 + (small[2] ?? 0)];
+}
+
 // [module name, function name, index of the key argument or -1]
 const targets = [
   ...['create:2', 'createPosix:0', 'get:0', 'getPosix:0', 'detach:0', 'detachPosix:0', 'destroy:0', 'detachAll:-1', 'getTotalSize:-1', 'getTotalCreatedSize:-1'].map((t) => ['core', ...t.split(':')]),
   ...['create:2', 'get:0', 'detach:0', 'destroy:0', 'detachAll:-1', 'getTotalSize:-1', 'getTotalCreatedSize:-1', 'normalizeName:-1'].map((t) => ['posix', ...t.split(':')]),
   ...['create:2', 'get:0', 'detach:0', 'destroy:0', 'detachAll:-1', 'getTotalSize:-1', 'getTotalCreatedSize:-1', 'attachCount:0', 'validateKey:-1'].map((t) => ['sysv', ...t.split(':')]),
+  ...eventNames.map((name) => ['events', name, '-1']),
 ].map(([module, name, keyIndex]) => ({ module, name, keyIndex: Number(keyIndex) }));
-const modules = { core, posix, sysv };
+const modules = { core, posix, sysv, events };
 
 function hash(text) {
   let value = 0;
@@ -75,7 +133,10 @@ let calls = 0;
 
 fc.assert(
   fc.property(fc.constantFrom(...targets), fc.array(argument, { maxLength: 6 }), (target, rawArguments) => {
-    const args = rawArguments.map((value, index) => (index === target.keyIndex ? confine(value) : value));
+    const args =
+      target.module === 'events'
+        ? eventArguments(rawArguments)
+        : rawArguments.map((value, index) => (index === target.keyIndex ? confine(value) : value));
     calls++;
     let outcome;
     try {
@@ -83,6 +144,7 @@ fc.assert(
       if (result && typeof result === 'object' && typeof result.length === 'number') {
         if (typeof result.key === 'number' && !pool.keys.includes(result.key)) generatedKeys.add(result.key);
         void result[0]; // the view is usable
+        hold(result);
       }
       outcome = 'returned';
     } catch (error) {
@@ -98,9 +160,18 @@ fc.assert(
 );
 
 // Clean up everything this process made: its pool and any generated keys.
-core.detachAll();
-posix.detachAll();
+// A truncation the fuzz made may still be reported (ERR_SHM_TRUNCATED): that is
+// the report, not a failure to clean up.
+const settle = (call) => {
+  try {
+    call();
+  } catch (error) {
+    if (error.code !== 'ERR_SHM_TRUNCATED') throw error;
+  }
+};
+settle(() => core.detachAll());
+settle(() => posix.detachAll());
 sysv.detachAll();
-for (const name of pool.names) posix.destroy(name);
+for (const name of pool.names) settle(() => posix.destroy(name));
 for (const key of [...pool.keys, ...generatedKeys]) sysv.destroy(key);
 process.send({ calls, outcomes, violations, generatedKeys: generatedKeys.size }, () => process.exit(0));
