@@ -6,10 +6,13 @@
 //    (ftruncate, `truncate -s`): a read or write past the new end raises
 //    SIGBUS (BUS_ADRERR); so does a first write when /dev/shm has no room
 //    for the page (an object created with reserve: false). The handler maps
-//    private zero pages over the rest of the mapping from the faulting page,
-//    in one mmap(MAP_FIXED), marks the range as having lost pages, and lets
-//    the access retry: reads there see zeros, writes land in those pages.
-//    The binding reports it at the next call on that segment (TakeLostPages).
+//    a private zero page over the faulting page alone, in one
+//    mmap(MAP_FIXED) (pages that are still there stay shared; neighbouring
+//    zero pages merge into one mapping), marks the range as having lost
+//    pages, and lets the access retry: reads there see zeros, writes land in
+//    that page. Where vm.max_map_count leaves no room to split the mapping,
+//    the whole range becomes zero pages instead (no split). The binding
+//    reports it at the next call on that segment (TakeLostPages), once.
 //  - A read-only System V attachment (kReadonly, shmat SHM_RDONLY): a write
 //    raises SIGSEGV (SEGV_ACCERR). The kernel offers no private writable view
 //    of a System V segment, so the handler replaces the whole attachment, in
@@ -20,12 +23,20 @@
 //    number of writes can exhaust vm.max_map_count. A thread that faults while
 //    another copies waits for the copy and then retries: no write is lost.
 //
-// Every other fault goes on to the handler installed before (Node's, V8's) or
-// to the default action. The table is process-wide (each addon that includes
-// this header has its own, with its own handler chained to the previous one)
-// and shared by all threads; the handler reads it without locks. A slot is
-// read under a sequence count (odd while being written), so a handler never
-// acts on a start of one range and an end of another.
+// Only faults the kernel raised are handled (si_code > 0): a SIGBUS or
+// SIGSEGV sent with kill(2) goes on as if there were no guard. Every other
+// fault goes on to the handler installed before (Node's, V8's) or to the
+// default action. Register re-installs the handler if something replaced it
+// since (the replacement is then chained to).
+//
+// The table is per addon (internal linkage: two addons, or two versions of
+// one, never share a table whose layout may differ), each with its own
+// handler chained to the previous one, and shared by the addon's threads;
+// the handler reads it without locks. A slot is read under a sequence count
+// (odd while being written), so a handler never acts on a start of one range
+// and an end of another; and its state carries the registration's
+// generation, so a handler that found a range which was unregistered (and
+// the slot reused) meanwhile changes nothing of the new one.
 //
 // Contract with the mapping registry: a range is registered right after it
 // is mapped and unregistered before its address can be given back (before the
@@ -45,40 +56,65 @@
 #include <mutex>
 
 namespace shm::fault {
+namespace {  // internal linkage: see above
 
 enum class Kind : uint32_t { kFile = 1, kReadonly = 2 };
 
-// Enough for every mapping a process can hold (vm.max_map_count is 65,530 by default).
+// More than the mapping budget lets a process hold (see mapping_registry.h).
 constexpr int kSlots = 1 << 16;
 
 namespace detail {
 
-constexpr uint32_t kLostPages = 1;  // kFile: pages past the end were replaced by zeros
-constexpr uint32_t kCopying = 2;    // kReadonly: a handler is making the private copy
-constexpr uint32_t kCopied = 4;     // kReadonly: the range is a private copy now
+// A slot's state: the registration's generation in the high 32 bits, flags below.
+constexpr uint64_t kLostPages = 1;  // kFile: pages were replaced by zeros, not reported yet
+constexpr uint64_t kReported = 2;   // kFile: a loss was reported; later ones of this range are not
+constexpr uint64_t kCopying = 4;    // kReadonly: a handler is making the private copy
+constexpr uint64_t kCopied = 8;     // kReadonly: the range is a private copy now
+constexpr uint64_t kFlags = 0xffffffffu;
 
 struct Slot {
   std::atomic<uint32_t> sequence{0};  // odd while start / end / kind are written
   std::atomic<uintptr_t> start{0};    // 0: free
   std::atomic<uintptr_t> end{0};
   std::atomic<uint32_t> kind{0};
-  std::atomic<uint32_t> state{0};
+  std::atomic<uint64_t> state{0};     // generation << 32 | flags
   std::atomic<bool> claimed{false};
 };
 
-inline Slot slots[kSlots];
-inline std::atomic<uint64_t> lostEpoch{0};  // how many times pages were lost, ever
-inline std::atomic<uint32_t> nextHint{0};
-inline struct sigaction previousSegv;
-inline struct sigaction previousBus;
-inline std::once_flag installOnce;
-inline uintptr_t pageSize = 4096;
+Slot slots[kSlots];
+std::atomic<uint64_t> lostEpoch{0};  // how many times pages were lost, ever
+std::atomic<uint32_t> nextHint{0};
+struct sigaction previousSegv;
+struct sigaction previousBus;
+std::once_flag installOnce;
+uintptr_t pageSize = 4096;
 
-inline uintptr_t PageDown(uintptr_t address) { return address & ~(pageSize - 1); }
-inline uintptr_t PageUp(uintptr_t address) { return (address + pageSize - 1) & ~(pageSize - 1); }
+uint64_t GenerationOf(uint64_t state) { return state >> 32; }
 
-// The slot whose live range holds `address`, or nullptr. Signal-safe.
-inline Slot* Find(uintptr_t address, Kind kind, uintptr_t* start, uintptr_t* end) {
+// Sets `set` in the slot's flags if it still holds generation `generation`;
+// returns the state it saw (whose generation says whether it did).
+uint64_t SetIfCurrent(Slot* slot, uint64_t generation, uint64_t set) {
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  while (GenerationOf(state) == generation &&
+         !slot->state.compare_exchange_weak(state, state | set, std::memory_order_acq_rel)) {
+  }
+  return state;
+}
+
+// Clears `clear` in the slot's flags if it still holds generation `generation`.
+void ClearIfCurrent(Slot* slot, uint64_t generation, uint64_t clear) {
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  while (GenerationOf(state) == generation &&
+         !slot->state.compare_exchange_weak(state, state & ~clear, std::memory_order_acq_rel)) {
+  }
+}
+
+uintptr_t PageDown(uintptr_t address) { return address & ~(pageSize - 1); }
+uintptr_t PageUp(uintptr_t address) { return (address + pageSize - 1) & ~(pageSize - 1); }
+
+// The slot whose live range holds `address`, or nullptr, with the range and
+// its generation. Signal-safe.
+Slot* Find(uintptr_t address, Kind kind, uintptr_t* start, uintptr_t* end, uint64_t* generation) {
   for (Slot& slot : slots) {
     for (;;) {
       uint32_t before = slot.sequence.load(std::memory_order_acquire);
@@ -89,11 +125,13 @@ inline Slot* Find(uintptr_t address, Kind kind, uintptr_t* start, uintptr_t* end
       uintptr_t s = slot.start.load(std::memory_order_relaxed);
       uintptr_t e = slot.end.load(std::memory_order_relaxed);
       uint32_t k = slot.kind.load(std::memory_order_relaxed);
+      uint64_t g = GenerationOf(slot.state.load(std::memory_order_relaxed));
       std::atomic_thread_fence(std::memory_order_acquire);
       if (slot.sequence.load(std::memory_order_relaxed) != before) continue;
       if (s != 0 && k == static_cast<uint32_t>(kind) && address >= s && address < e) {
         *start = s;
         *end = e;
+        *generation = g;
         return &slot;
       }
       break;
@@ -102,89 +140,123 @@ inline Slot* Find(uintptr_t address, Kind kind, uintptr_t* start, uintptr_t* end
   return nullptr;
 }
 
-// Private zero pages over [page of address, end): the shrunk object's lost tail.
-inline bool ZeroTail(Slot* slot, uintptr_t address, uintptr_t end) {
-  uintptr_t from = PageDown(address);
-  void* zeros = mmap(reinterpret_cast<void*>(from), end - from, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-  if (zeros == MAP_FAILED) return false;
-  slot->state.fetch_or(kLostPages, std::memory_order_acq_rel);
+bool MapZeros(uintptr_t from, uintptr_t to) {
+  return mmap(reinterpret_cast<void*>(from), to - from, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
+// A private zero page over the lost page; the whole range when the page
+// alone would need a split that vm.max_map_count does not allow.
+bool ZeroLostPage(Slot* slot, uint64_t generation, uintptr_t address, uintptr_t start, uintptr_t end) {
+  uintptr_t page = PageDown(address);
+  if (!MapZeros(page, page + pageSize) && !MapZeros(start, end)) return false;
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  if (!(state & kReported)) SetIfCurrent(slot, generation, kLostPages);
   lostEpoch.fetch_add(1, std::memory_order_acq_rel);
   return true;
 }
 
 // The whole read-only range becomes a private, writable copy of its bytes.
-inline bool CopyWhole(Slot* slot, uintptr_t start, uintptr_t end) {
-  uint32_t state = slot->state.load(std::memory_order_acquire);
-  if (state & kCopied) return true;  // another thread finished: retry the write
-  if (slot->state.fetch_or(kCopying, std::memory_order_acq_rel) & kCopying) {
+bool CopyWhole(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
+  uint64_t state = SetIfCurrent(slot, generation, kCopying);
+  if (GenerationOf(state) != generation) return true;  // unregistered meanwhile: retry, the range is another now
+  if (state & kCopied) return true;                   // another thread finished: retry the write
+  if (state & kCopying) {
     // Another thread is copying: wait until it has finished or given up.
-    while (((state = slot->state.load(std::memory_order_acquire)) & (kCopying | kCopied)) == kCopying) sched_yield();
-    return (state & kCopied) != 0;
+    while (GenerationOf(state = slot->state.load(std::memory_order_acquire)) == generation &&
+           (state & (kCopying | kCopied)) == kCopying) {
+      sched_yield();
+    }
+    return GenerationOf(state) != generation || (state & kCopied) != 0;
   }
   size_t length = end - start;
   void* copy = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (copy == MAP_FAILED) {
-    slot->state.fetch_and(~kCopying, std::memory_order_acq_rel);
+    ClearIfCurrent(slot, generation, kCopying);
     return false;
   }
   std::memcpy(copy, reinterpret_cast<void*>(start), length);
   void* moved = mremap(copy, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(start));
   if (moved == MAP_FAILED) {
     munmap(copy, length);
-    slot->state.fetch_and(~kCopying, std::memory_order_acq_rel);
+    ClearIfCurrent(slot, generation, kCopying);
     return false;
   }
-  slot->state.fetch_or(kCopied, std::memory_order_acq_rel);
+  // Unregistered meanwhile, the slot may hold another range now: its flags
+  // are not this copy's to set. (The copy landed in this range's placeholder,
+  // which a pending writer keeps reserved.)
+  SetIfCurrent(slot, generation, kCopied);
   return true;
 }
 
-inline void Chain(const struct sigaction& previous, int signal, siginfo_t* info, void* context) {
+void Chain(const struct sigaction& previous, int signal, siginfo_t* info, void* context) {
   if (previous.sa_flags & SA_SIGINFO) {
     previous.sa_sigaction(signal, info, context);
   } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
     previous.sa_handler(signal);
-  } else {
-    // Not ours and nobody else's: the fault repeats with the default action.
+  } else if (previous.sa_handler == SIG_DFL) {
+    // Not ours and nobody else's: the default action. A fault repeats by
+    // itself once the handler is gone; a signal sent with kill(2) does not.
     struct sigaction fallback = {};
     fallback.sa_handler = SIG_DFL;
     sigaction(signal, &fallback, nullptr);
+    if (info->si_code <= 0) raise(signal);
   }
 }
 
-inline void OnFault(int signal, siginfo_t* info, void* context) {
+void OnFault(int signal, siginfo_t* info, void* context);
+
+struct sigaction OurAction() {
+  struct sigaction action = {};
+  action.sa_sigaction = OnFault;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  return action;
+}
+
+void OnFault(int signal, siginfo_t* info, void* context) {
   int savedErrno = errno;
   uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   uintptr_t start = 0, end = 0;
+  uint64_t generation = 0;
   bool handled = false;
+  // si_code > 0: raised by the kernel for this access, not sent by anyone.
   if (signal == SIGBUS && info->si_code == BUS_ADRERR) {
-    Slot* slot = Find(address, Kind::kFile, &start, &end);
-    handled = slot != nullptr && ZeroTail(slot, address, end);
+    Slot* slot = Find(address, Kind::kFile, &start, &end, &generation);
+    handled = slot != nullptr && ZeroLostPage(slot, generation, address, start, end);
   } else if (signal == SIGSEGV && info->si_code == SEGV_ACCERR) {
-    Slot* slot = Find(address, Kind::kReadonly, &start, &end);
-    handled = slot != nullptr && CopyWhole(slot, start, end);
+    Slot* slot = Find(address, Kind::kReadonly, &start, &end, &generation);
+    handled = slot != nullptr && CopyWhole(slot, generation, start, end);
   }
   errno = savedErrno;
   if (handled) return;  // the access runs again, on the new pages
   Chain(signal == SIGBUS ? previousBus : previousSegv, signal, info, context);
 }
 
-inline void Install() {
+void Install() {
   pageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  struct sigaction action = {};
-  action.sa_sigaction = OnFault;
-  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-  sigemptyset(&action.sa_mask);
+  struct sigaction action = OurAction();
   sigaction(SIGSEGV, &action, &previousSegv);
   sigaction(SIGBUS, &action, &previousBus);
+}
+
+// Puts the handler back where something replaced it (a listener, another
+// library), chaining to the replacement. Outside any handler, on the
+// registering thread: sigaction is not racing a fault of this signal here.
+void EnsureInstalled(int signal, struct sigaction* previous) {
+  struct sigaction current;
+  if (sigaction(signal, nullptr, &current) != 0 || (current.sa_flags & SA_SIGINFO && current.sa_sigaction == OnFault)) return;
+  struct sigaction action = OurAction();
+  sigaction(signal, &action, previous);
 }
 
 }  // namespace detail
 
 // Guards [base, base + length); returns the slot, or -1 when every slot is taken.
-inline int Register(void* base, size_t length, Kind kind) {
+int Register(void* base, size_t length, Kind kind) {
   using namespace detail;
   std::call_once(installOnce, Install);
+  EnsureInstalled(kind == Kind::kFile ? SIGBUS : SIGSEGV, kind == Kind::kFile ? &previousBus : &previousSegv);
   uint32_t hint = nextHint.load(std::memory_order_relaxed);
   for (int probe = 0; probe < kSlots; probe++) {
     int index = static_cast<int>((hint + probe) % kSlots);
@@ -196,7 +268,8 @@ inline int Register(void* base, size_t length, Kind kind) {
     slot.start.store(start, std::memory_order_relaxed);
     slot.end.store(PageUp(start + length), std::memory_order_relaxed);
     slot.kind.store(static_cast<uint32_t>(kind), std::memory_order_relaxed);
-    slot.state.store(0, std::memory_order_relaxed);
+    uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
+    slot.state.store(generation << 32, std::memory_order_relaxed);  // a new generation, no flags
     slot.sequence.fetch_add(1, std::memory_order_release);  // even: readable
     nextHint.store(static_cast<uint32_t>(index + 1), std::memory_order_relaxed);
     return index;
@@ -205,7 +278,7 @@ inline int Register(void* base, size_t length, Kind kind) {
 }
 
 // Stops guarding the slot's range (before its address can be reused).
-inline void Unregister(int index) {
+void Unregister(int index) {
   using namespace detail;
   if (index < 0) return;
   Slot& slot = slots[index];
@@ -213,6 +286,9 @@ inline void Unregister(int index) {
   slot.start.store(0, std::memory_order_relaxed);
   slot.end.store(0, std::memory_order_relaxed);
   slot.kind.store(0, std::memory_order_relaxed);
+  // A handler still working on the old range now changes nothing.
+  uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
+  slot.state.store(generation << 32, std::memory_order_release);
   slot.sequence.fetch_add(1, std::memory_order_release);
   slot.claimed.store(false, std::memory_order_release);
   // The next search starts here: churn reuses a few slots (and pages of the
@@ -222,13 +298,19 @@ inline void Unregister(int index) {
 
 // Changes whenever the handler replaces lost pages anywhere in the process:
 // callers that saw the same value last time need not look at any slot.
-inline uint64_t LostPagesEpoch() { return detail::lostEpoch.load(std::memory_order_acquire); }
+uint64_t LostPagesEpoch() { return detail::lostEpoch.load(std::memory_order_acquire); }
 
 // Whether the handler replaced lost pages of this slot's range since the last
 // call; reports each loss once.
-inline bool TakeLostPages(int index) {
+bool TakeLostPages(int index) {
+  using namespace detail;
   if (index < 0) return false;
-  return detail::slots[index].state.fetch_and(~detail::kLostPages, std::memory_order_acq_rel) & detail::kLostPages;
+  uint64_t state = slots[index].state.load(std::memory_order_acquire);
+  while ((state & kLostPages) &&
+         !slots[index].state.compare_exchange_weak(state, (state & ~kLostPages) | kReported, std::memory_order_acq_rel)) {
+  }
+  return (state & kLostPages) != 0;
 }
 
+}  // namespace
 }  // namespace shm::fault
