@@ -51,6 +51,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   // A truncation a fault found in this thread's mappings of the name is
   // reported first, before anything new is mapped.
   MappingRegistry::Of(env).ReportLostPages(env, &request.name);
+  CheckMappingBudget(env);
   OpenResult result = OpenObject(request);
   switch (result.outcome) {
     case OpenOutcome::kExists:

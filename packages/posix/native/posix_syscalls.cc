@@ -1,6 +1,11 @@
 // POSIX shared memory objects: the system calls.
 // See shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3), fstat(2),
-// fchmod(2), mmap(2), madvise(2), munmap(2). Each failure captures errno at once, before any cleanup call can
+// fchmod(2), pread(2), pwrite(2), mmap(2), madvise(2), munmap(2).
+//
+// The prefixed layout's header is read and written through the descriptor,
+// never through the mapping: until the mapping registry guards it, a peer
+// that shrinks the object would make a memcpy there a fatal SIGBUS, while
+// pread / pwrite just report what is there. Each failure captures errno at once, before any cleanup call can
 // overwrite it.
 #include "posix_syscalls.h"
 
@@ -12,7 +17,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 namespace shm::posix {
 namespace {
@@ -51,6 +55,9 @@ OpenResult Create(const OpenRequest& request) {
     int errnum = posix_fallocate(fd, 0, static_cast<off_t>(mapLength));
     if (errnum != 0) return AbandonCreate(fd, request, "posix_fallocate", errnum);
   }
+  if (request.prefixed && pwrite(fd, &request.dataBytes, kPrefixBytes, 0) != static_cast<ssize_t>(kPrefixBytes)) {
+    return AbandonCreate(fd, request, "pwrite", errno);
+  }
   void* base = mmap(nullptr, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return AbandonCreate(fd, request, "mmap", errno);
   if (request.populate) {
@@ -61,7 +68,6 @@ OpenResult Create(const OpenRequest& request) {
   }
   close(fd);  // the mapping keeps the object open
 
-  if (request.prefixed) std::memcpy(base, &request.dataBytes, kPrefixBytes);
   OpenResult result{OpenOutcome::kMapped};
   result.base = base;
   result.mapLength = mapLength;
@@ -85,6 +91,11 @@ OpenResult Attach(const OpenRequest& request) {
   }
   size_t objectBytes = static_cast<size_t>(status.st_size);
   size_t dataOffset = request.prefixed ? kPrefixBytes : 0;
+  size_t storedLength = 0;
+  if (objectBytes > dataOffset && request.prefixed &&
+      pread(fd, &storedLength, kPrefixBytes, 0) != static_cast<ssize_t>(kPrefixBytes)) {
+    objectBytes = 0;  // shrunk since fstat: no header to read
+  }
   if (objectBytes <= dataOffset) {
     close(fd);
     OpenResult result{request.prefixed ? OpenOutcome::kBadLayout : OpenOutcome::kFailed};
@@ -111,8 +122,6 @@ OpenResult Attach(const OpenRequest& request) {
 
   size_t dataLength = objectBytes - dataOffset;
   if (request.prefixed) {
-    size_t storedLength;
-    std::memcpy(&storedLength, base, kPrefixBytes);
     if (storedLength == 0 || storedLength > dataLength) {
       munmap(base, objectBytes);
       OpenResult result{OpenOutcome::kBadLayout};

@@ -38,6 +38,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "a new shm segment needs at least one byte");
   }
 
+  CheckMappingBudget(env);
   OpenResult result = OpenSegment(request);
   switch (result.outcome) {
     case OpenOutcome::kExists:

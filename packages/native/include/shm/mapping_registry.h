@@ -52,7 +52,9 @@
 #include <napi.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -62,6 +64,29 @@
 #include "system_error.h"
 
 namespace shm {
+
+// Ranges the shm addons of this process hold (mapped, or held as a
+// placeholder), counted for the mapping budget. An inline variable: the
+// dynamic linker gives every addon of the process the same one.
+inline std::atomic<long> liveRanges{0};
+
+// How many ranges the addons may hold: vm.max_map_count less headroom for
+// everything else. At the kernel's limit V8 itself cannot map or decommit its
+// heap and aborts the process (Node 26), so the addons refuse a new mapping
+// with ERR_SHM_MAPPING_LIMIT before the process gets there.
+constexpr long kMapHeadroom = 8192;
+inline long MappingBudget() {
+  static const long budget = [] {
+    long limit = 65530;  // the kernel's default
+    if (FILE* file = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+      if (std::fscanf(file, "%ld", &limit) != 1) limit = 65530;
+      std::fclose(file);
+    }
+    return limit - kMapHeadroom;
+  }();
+  return budget;
+}
+
 
 // Which faults of a mapping must not end the process (see fault_guard.h).
 enum class Guard { kNone, kFile, kReadonly };
@@ -80,6 +105,10 @@ struct Mapping {
   bool storeAlive = true;     // V8's backing store not yet finalized
   bool objectAlive = false;   // the ArrayBuffer object not yet finalized
   bool adopting = true;       // inside Adopt: the store finalizer only records itself
+  bool moved = false;         // the buffer was detached by someone else (transfer()): its memory may live on elsewhere
+  bool keepAddress = false;   // never munmap: the memory may outlive this environment (see OnEnvTeardown)
+  bool teardownHook = false;  // OnEnvTeardown is registered for it
+  napi_env env = nullptr;
   MappingRegistry* registry = nullptr;  // the registry that lists it; null once unlisted
   Mapping* previous = nullptr;          // this segment's other mappings in the registry
   Mapping* next = nullptr;
@@ -100,6 +129,17 @@ inline Napi::Error NoMemoryError(Napi::Env env) {
 inline Napi::Error MappingLimitError(Napi::Env env) {
   return CodedError(env, "ERR_SHM_MAPPING_LIMIT",
                     "too many guarded shm mappings in this process (at most " + std::to_string(fault::kSlots) + ")");
+}
+
+// ERR_SHM_MAPPING_LIMIT, before a mapping that would take the process too
+// close to vm.max_map_count.
+inline void CheckMappingBudget(Napi::Env env) {
+  long live = liveRanges.load(std::memory_order_relaxed);
+  if (live < MappingBudget()) return;
+  throw CodedError(env, "ERR_SHM_MAPPING_LIMIT",
+                   "this process holds " + std::to_string(live) + " shm mappings, the most vm.max_map_count allows " +
+                       "while leaving room for the rest of the process; detach some, or let the event loop turn " +
+                       "so that dropped ones are released");
 }
 
 // ERR_SHM_TRUNCATED: the fault guard replaced pages of the segment's mappings.
@@ -130,13 +170,21 @@ inline bool ReplaceWithPlaceholder(Mapping* mapping) {
 
 // Gives the range back (munmap also detaches a System V segment still attached).
 // Called once no writer can be left: the fault guard forgets the range first,
-// so it never mistakes a later mapping at this address for it.
+// so it never mistakes a later mapping at this address for it. A range whose
+// memory may outlive this environment keeps its address for good, as a
+// placeholder: address space, no memory.
 inline void ReleaseRange(Mapping* mapping) {
   if (mapping->state == Mapping::State::kReleased) return;
+  if (mapping->keepAddress) {
+    if (mapping->state == Mapping::State::kShared) ReplaceWithPlaceholder(mapping);
+    mapping->state = Mapping::State::kReleased;
+    return;
+  }
   fault::Unregister(mapping->guardSlot);
   mapping->guardSlot = -1;
   munmap(mapping->base, mapping->length);
   mapping->state = Mapping::State::kReleased;
+  liveRanges.fetch_sub(1, std::memory_order_relaxed);
 }
 
 class MappingRegistry {
@@ -168,6 +216,7 @@ class MappingRegistry {
     }
     mapping->base = base;
     mapping->length = length;
+    liveRanges.fetch_add(1, std::memory_order_relaxed);  // ReleaseRange counts it out
     try {
       mapping->segment = segment;
     } catch (const std::bad_alloc&) {
@@ -201,6 +250,11 @@ class MappingRegistry {
     status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, &mapping->object);
     if (status == napi_ok) mapping->objectAlive = true;
     bool listed = status == napi_ok && List(mapping);
+    if (listed) {
+      // After Node's own cleanup hook for this buffer, so it runs before it.
+      mapping->env = env;
+      mapping->teardownHook = napi_add_env_cleanup_hook(env, OnEnvTeardown, mapping) == napi_ok;
+    }
     if (!listed) {
       napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
       ReleaseRange(mapping);
@@ -283,6 +337,7 @@ class MappingRegistry {
   void Detach(Napi::Env env, Mapping* mapping) {
     napi_value buffer = nullptr;
     if (napi_get_reference_value(env, mapping->object, &buffer) == napi_ok && buffer != nullptr) {
+      NoteIfMoved(env, mapping, buffer);
       napi_detach_arraybuffer(env, buffer);
     }
     if (ReplaceWithPlaceholder(mapping)) Unlist(mapping);
@@ -344,9 +399,44 @@ class MappingRegistry {
     mappedBytes_ -= mapping->length;
   }
 
+  // Already detached, and not by us: ArrayBuffer.prototype.transfer() moved
+  // its memory to another ArrayBuffer, which may be posted to another thread.
+  static void NoteIfMoved(napi_env env, Mapping* mapping, napi_value buffer) {
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) mapping->moved = true;
+  }
+
+  // Environment teardown (a worker ends), before Node's own cleanup of the
+  // buffer, which calls the store finalizer even when the memory was moved
+  // to another thread that still uses it. A mapping whose memory may have
+  // been moved (or whose object is gone while its memory is not) keeps its
+  // address for good; the others are released as usual.
+  static void OnEnvTeardown(void* data) {
+    Mapping* mapping = static_cast<Mapping*>(data);
+    mapping->teardownHook = false;  // Node removes a hook as it runs it
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(mapping->env, &scope) != napi_ok) {
+      mapping->keepAddress = true;
+      return;
+    }
+    napi_value buffer = nullptr;
+    if (napi_get_reference_value(mapping->env, mapping->object, &buffer) == napi_ok && buffer != nullptr) {
+      NoteIfMoved(mapping->env, mapping, buffer);
+    } else if (mapping->storeAlive) {
+      mapping->moved = true;  // the object went first: its memory may be elsewhere
+    }
+    napi_close_handle_scope(mapping->env, scope);
+    if (mapping->moved) mapping->keepAddress = true;
+  }
+
   // Both owners gone: nothing can reach the range any more.
   static void OwnerGone(napi_env env, Mapping* mapping) {
     if (mapping->storeAlive || mapping->objectAlive) return;
+    if (mapping->teardownHook) napi_remove_env_cleanup_hook(env, OnEnvTeardown, mapping);
+    // A view dropped without detach may have lost pages: its segment reports it.
+    if (mapping->registry != nullptr && fault::TakeLostPages(mapping->guardSlot)) {
+      mapping->registry->NoteLost(mapping->segment);
+    }
     if (mapping->registry != nullptr) mapping->registry->Unlist(mapping);
     ReleaseRange(mapping);
     if (mapping->object != nullptr) napi_delete_reference(env, mapping->object);
