@@ -19,6 +19,7 @@ import {
   TypeKey,
   installSignalCleanup,
   invalidArgType,
+  runEvery,
   validateOptions,
 } from '@shm/types';
 
@@ -126,8 +127,7 @@ export function destroy(key: number | string): boolean {
  * System V segments that destroyed (those no process attaches any more).
  */
 export function detachAll(): number {
-  posix.detachAll();
-  return sysv.detachAll();
+  return runEvery([posix.detachAll, sysv.detachAll])[1];
 }
 
 /** Bytes this process has mapped now, both kinds (POSIX headers included). */
@@ -142,7 +142,8 @@ export function getTotalCreatedSize(): number {
 
 /** Destroys every segment this process created and has not destroyed, both kinds; returns how many. */
 export function destroyCreated(): number {
-  return posix.destroyCreated() + sysv.destroyCreated();
+  const [posixDestroyed, sysvDestroyed] = runEvery([posix.destroyCreated, sysv.destroyCreated]);
+  return posixDestroyed + sysvDestroyed;
 }
 
 /**

@@ -273,6 +273,26 @@ export function makeView<K extends TypeKey>(buffer: ArrayBuffer, typeKey: K): Ar
   return new viewConstructors[typeKey](buffer, 0, length) as ArrayTypeMap[K];
 }
 
+/**
+ * Runs every step, even after one throws, and returns their results; then
+ * throws the first error, if any. Cleanup that stopped at its first error
+ * (a segment that reports ERR_SHM_TRUNCATED, one this process may not remove)
+ * would leave every later segment behind.
+ */
+export function runEvery<T>(steps: ReadonlyArray<() => T>): T[] {
+  const results: T[] = [];
+  let failure: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      results.push(step());
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
+  return results;
+}
+
 // ---------------------------------------------------------------------------
 // Bookkeeping shared by both backends.
 
@@ -309,11 +329,13 @@ export class SegmentLedger<Key> {
     return [...this.attachedKeys];
   }
 
-  /** Calls `destroy` on every key this thread created and has not destroyed; returns how many it destroyed. */
+  /**
+   * Calls `destroy` on every key this thread created and has not destroyed;
+   * returns how many it destroyed. Every key is tried; the first error is
+   * thrown after the last.
+   */
   destroyEachCreated(destroy: (key: Key) => boolean): number {
-    let destroyed = 0;
-    for (const key of [...this.createdBytes.keys()]) if (destroy(key)) destroyed++;
-    return destroyed;
+    return runEvery([...this.createdBytes.keys()].map((key) => () => destroy(key))).filter(Boolean).length;
   }
 
   totalCreatedBytes(): number {
