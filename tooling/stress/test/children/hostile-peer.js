@@ -133,7 +133,7 @@ async function main() {
     }
   });
 
-  await check('a synchronous loop of get() that runs out of mappings gets ENOMEM, then recovers once the loop turns', async () => {
+  await check('a synchronous loop of get() that runs out of mappings gets ERR_SHM_MAPPING_LIMIT before the kernel limit, then recovers once the loop turns', async () => {
     posix.create(PAGE, 'Uint8Array', name);
     let error;
     let made = 0;
@@ -146,14 +146,139 @@ async function main() {
       }
     }
     assert.ok(error, `${made} gets never ran out`);
-    assert.strictEqual(error.code, 'ENOMEM', `${error.code}: ${error.message}`);
-    assert.strictEqual(error.syscall, 'mmap');
+    // Short of vm.max_map_count, where V8 itself could no longer map its heap.
+    assert.strictEqual(error.code, 'ERR_SHM_MAPPING_LIMIT', `${error.code}: ${error.message}`);
+    const limit = Number(fs.readFileSync('/proc/sys/vm/max_map_count', 'utf8'));
+    assert.ok(mapCount() < limit - 4096, `${mapCount()} mappings of ${limit}`);
     for (let i = 0; i < 4; i++) {
       gc();
       await new Promise((resolve) => setImmediate(resolve));
     }
     assert.strictEqual(posix.get(name).length, PAGE);
     posix.destroy(name);
+  });
+
+  await check('a buffer moved out of a worker with transfer() never reaches a segment mapped after the worker exits', async () => {
+    if (typeof ArrayBuffer.prototype.transfer !== 'function') return; // Node 20: nothing can move it
+    const moved = await new Promise((resolve, reject) => {
+      const worker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         const posix = require(workerData.posix);
+         const view = posix.create(4096, 'Uint8Array', workerData.name);
+         view[0] = 1;
+         const moved = view.buffer.transfer();
+         parentPort.postMessage(moved, [moved]); // the moved buffer is not external: Node posts it`,
+        { eval: true, workerData: { posix: require.resolve('@shm/posix'), name } },
+      );
+      let received;
+      worker.once('message', (buffer) => (received = buffer));
+      worker.once('error', reject);
+      worker.once('exit', () => resolve(new Uint8Array(received)));
+    });
+    const next = Array.from({ length: 8 }, (_, index) => posix.create(4096, 'Uint8Array', `${name}-${index}`));
+    moved[0] = 99; // the exited worker's range is held, not reused
+    moved[1] = 98;
+    assert.ok(next.every((view) => view[0] === 0 && view[1] === 0), 'a write through the moved buffer reached a new segment');
+    next.forEach((_, index) => posix.destroy(`${name}-${index}`));
+    posix.destroy(name);
+  });
+
+  await check('a handler copying a read-only view for a thread-pool writer never marks the view that reuses its slot', async () => {
+    const big = 32 * 1024 * 1024;
+    sysv.create(big, 'Uint8Array', key).fill(1);
+    sysv.create(PAGE, 'Uint8Array', key + 1)[0] = 3;
+    const readonly = sysv.get(key, 'Uint8Array', { readonly: true });
+    let next;
+    const written = new Promise((resolve, reject) =>
+      require('node:crypto').randomFill(readonly, 0, 16, (error) => (error ? reject(error) : resolve())),
+    );
+    const started = process.hrtime.bigint();
+    while (process.hrtime.bigint() - started < 5_000_000n); // the pool thread faults and starts copying
+    sysv.detach(key, true); // its slot is freed...
+    next = sysv.get(key + 1, 'Uint8Array', { readonly: true }); // ...and taken by this view
+    await written;
+    next[0] = 5; // before generations, this write faulted for ever
+    assert.strictEqual(next[0], 5);
+    assert.strictEqual(sysv.get(key + 1, 'Uint8Array')[0], 3);
+    sysv.destroy(key + 1);
+  });
+
+  await check('prefixed gets while a peer keeps changing the size: coded errors only, never a signal', async () => {
+    posix.create(PAGE, 'Uint8Array', name, undefined, { layout: 'prefixed' });
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const peer = new Worker(
+      `const fs = require('node:fs'); const { workerData } = require('node:worker_threads');
+       while (Atomics.load(workerData.stop, 0) === 0) { fs.truncateSync(workerData.file, 0); fs.truncateSync(workerData.file, 8192); }`,
+      { eval: true, workerData: { file: `/dev/shm${name}`, stop } },
+    );
+    const codes = new Set();
+    const until = Date.now() + 500;
+    while (Date.now() < until) {
+      for (const call of [() => posix.get(name, 'Uint8Array', { layout: 'prefixed' }), () => posix.detach(name)]) {
+        try {
+          call();
+        } catch (error) {
+          assert.ok(typeof error.code === 'string', String(error));
+          codes.add(error.code);
+        }
+      }
+    }
+    Atomics.store(stop, 0, 1);
+    await new Promise((resolve) => peer.once('exit', resolve));
+    assert.ok(codes.has('ERR_SHM_LAYOUT'), [...codes].join());
+    try {
+      posix.destroy(name);
+    } catch (error) {
+      assert.strictEqual(error.code, 'ERR_SHM_TRUNCATED');
+    }
+  });
+
+  await check('only the lost pages become zeros: what remains stays shared, a write past the end stays put', () => {
+    const shared = posix.create(4 * PAGE, 'Uint8Array', name);
+    shared.fill(1);
+    fs.truncateSync(`/dev/shm${name}`, 2 * PAGE);
+    shared[3 * PAGE] = 5; // lands in a private zero page
+    assert.strictEqual(shared[2 * PAGE], 0); // another lost page faults...
+    assert.strictEqual(shared[3 * PAGE], 5); // ...and leaves the first one's write alone
+    shared[PAGE] = 7;
+    assert.strictEqual(fs.readFileSync(`/dev/shm${name}`)[PAGE], 7); // still shared below the end
+    assert.throws(() => posix.destroy(name), { code: 'ERR_SHM_TRUNCATED' });
+    assert.strictEqual(fs.existsSync(`/dev/shm${name}`), false);
+  });
+
+  await check('a loss in a view dropped without detach is reported by the next get of that name', async () => {
+    let view = posix.create(2 * PAGE, 'Uint8Array', name);
+    fs.truncateSync(`/dev/shm${name}`, PAGE);
+    void view[PAGE];
+    view = null;
+    for (let i = 0; i < 4; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.strictEqual(posix.getTotalSize(), 0);
+    assert.throws(() => posix.get(name), { code: 'ERR_SHM_TRUNCATED' });
+    posix.destroy(name);
+  });
+
+  await check('cleanup finishes every segment before it reports a loss', () => {
+    const core = require('@shm/core');
+    const lossy = core.create(2 * PAGE, 'Uint8Array', name);
+    core.create(PAGE, 'Uint8Array', `${name}-b`);
+    core.create(PAGE, 'Uint8Array', key);
+    fs.truncateSync(`/dev/shm${name}`, 0);
+    void lossy[0];
+    assert.throws(() => core.destroyCreated(), { code: 'ERR_SHM_TRUNCATED' });
+    assert.deepStrictEqual([fs.existsSync(`/dev/shm${name}`), fs.existsSync(`/dev/shm${name}-b`), sysv.attachCount(key)], [false, false, -1]);
+  });
+
+  await check('a SIGBUS sent with kill(2) still ends the process: only faults are guarded', () => {
+    const result = require('node:child_process').spawnSync(process.execPath, [
+      '-e',
+      `const posix = require(${JSON.stringify(require.resolve('@shm/posix'))});
+       posix.create(1, 'Buffer', ${JSON.stringify(`${name}-kill`)}); posix.destroy(${JSON.stringify(`${name}-kill`)});
+       process.kill(process.pid, 'SIGBUS'); setTimeout(() => {}, 2000);`,
+    ]);
+    assert.strictEqual(result.signal, 'SIGBUS');
   });
 
   process.send({ cases, failures }, () => process.exit(0));
