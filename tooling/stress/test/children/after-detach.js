@@ -16,13 +16,13 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { MessageChannel, Worker } = require('node:worker_threads');
 const shm = require('@shm/core');
+const { caseRunner } = require('./cases');
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
 
 const [name, keyText] = process.argv.slice(2);
 const keys = [name, Number(keyText)];
-const cases = [];
-const failures = [];
+const { check, report } = caseRunner();
 
 /** Every view of a neutered mapping: empty, reads undefined, writes dropped, methods refuse. */
 function assertNeutered(view) {
@@ -46,14 +46,6 @@ function assertNeutered(view) {
   assert.throws(() => new Uint8Array(view.buffer), TypeError); // no new view over a neutered buffer
 }
 
-async function check(label, body) {
-  cases.push(label);
-  try {
-    await body();
-  } catch (error) {
-    failures.push(`${label}: ${error.stack}`);
-  }
-}
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 
@@ -214,6 +206,6 @@ async function main() {
       assertNeutered(array);
     });
   }
-  process.send({ cases, failures }, () => process.exit(0));
+  report();
 }
 main();

@@ -11,32 +11,24 @@ const { execFileSync } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 const posix = require('@shm/posix');
 const sysv = require('@shm/sysv');
+const { caseRunner } = require('./cases');
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
 
 const [name, keyText] = process.argv.slice(2);
 const key = Number(keyText);
-const cases = [];
-const failures = [];
 const PAGE = 4096;
 
-async function check(label, body) {
-  cases.push(label);
-  try {
-    await body();
-  } catch (error) {
-    failures.push(`${label}: ${error.stack}`);
-  } finally {
-    // Whatever a failed case left, so that the next starts clean.
-    for (const cleanup of [() => posix.destroy(name), () => sysv.destroy(key)]) {
-      try {
-        cleanup();
-      } catch {
-        // reported above
-      }
+// Whatever a failed case left is removed, so that the next starts clean.
+const { check, report } = caseRunner(() => {
+  for (const cleanup of [() => posix.destroy(name), () => sysv.destroy(key)]) {
+    try {
+      cleanup();
+    } catch {
+      // reported by the case
     }
   }
-}
+});
 
 const mapCount = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').length;
 
@@ -281,6 +273,6 @@ async function main() {
     assert.strictEqual(result.signal, 'SIGBUS');
   });
 
-  process.send({ cases, failures }, () => process.exit(0));
+  report();
 }
 main();
