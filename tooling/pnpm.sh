@@ -28,5 +28,7 @@ node_prefix=$(node -p "require('path').dirname(require('path').dirname(process.e
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/common.gypi" ]; then
   export npm_config_nodedir="$node_prefix"
 fi
-pnpm install --frozen-lockfile --loglevel=error
+# A node_modules made with other settings is rebuilt, not a prompt that
+# aborts without a terminal.
+pnpm install --frozen-lockfile --loglevel=error --config.confirm-modules-purge=false
 pnpm "$@"
