@@ -42,7 +42,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.reserve = BooleanArgument(info, 6);
   request.populate = BooleanArgument(info, 7);
   if (request.prefixed && request.dataBytes > kMaxSafeInteger - kPrefixBytes) {
-    throw ArgumentError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "the prefixed layout's header does not fit");
+    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "the prefixed layout's header does not fit");
   }
   if (request.create && request.dataBytes == 0) {
     throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
@@ -58,10 +58,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     case OpenOutcome::kMissing:
       return env.Null();
     case OpenOutcome::kBadLayout: {
-      Napi::Error error = Napi::Error::New(
-          env, "shm object '" + request.name + "' (" + std::to_string(result.objectBytes) +
-                   " bytes) does not hold the prefixed layout's length header");
-      error.Set("code", Napi::String::New(env, "ERR_SHM_LAYOUT"));
+      Napi::Error error = CodedError(env, "ERR_SHM_LAYOUT",
+                                     "shm object '" + request.name + "' (" + std::to_string(result.objectBytes) +
+                                         " bytes) does not hold the prefixed layout's length header");
       error.Set("path", Napi::String::New(env, request.name));
       throw error;
     }

@@ -110,10 +110,10 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
     deferred.Resolve(Napi::String::New(env, "not-equal"));
   } else if (!env.GetInstanceData<AsyncWaits>()->Start(env, deferred, cell.buffer, cell.word, cell.index,
                                                          static_cast<uint32_t>(expected), deadline)) {
-    Napi::Error error = Napi::Error::New(
-        env, "too many pending waitAsync calls in this process (at most " + std::to_string(kMaxAsyncWaits) + ")");
-    error.Set("code", Napi::String::New(env, "ERR_SHM_TOO_MANY_WAITS"));
-    deferred.Reject(error.Value());
+    deferred.Reject(CodedError(env, "ERR_SHM_TOO_MANY_WAITS",
+                               "too many pending waitAsync calls in this process (at most " +
+                                   std::to_string(kMaxAsyncWaits) + ")")
+                        .Value());
   }
   return deferred.Promise();
 }

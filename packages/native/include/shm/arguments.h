@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include "system_error.h"
+
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -15,30 +17,23 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEG
 
 // The errors of these checks carry Node's codes, as TypeScript's do: a call
 // that reaches them is a bug in the caller, but still a coded error.
-template <typename ErrorType>
-ErrorType ArgumentError(Napi::Env env, const char* code, const std::string& message) {
-  ErrorType error = ErrorType::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
-
 inline std::string ArgumentLabel(size_t index) { return "argument " + std::to_string(index); }
 
 // An integer in [min, max].
 inline double IntegerArgument(const Napi::CallbackInfo& info, size_t index, double min, double max) {
   if (!info[index].IsNumber()) {
-    throw ArgumentError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a number");
+    throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a number");
   }
   double value = info[index].As<Napi::Number>().DoubleValue();
   if (!(value >= min && value <= max && std::floor(value) == value)) {
-    throw ArgumentError<Napi::RangeError>(info.Env(), "ERR_OUT_OF_RANGE", ArgumentLabel(index) + " is out of range");
+    throw CodedError<Napi::RangeError>(info.Env(), "ERR_OUT_OF_RANGE", ArgumentLabel(index) + " is out of range");
   }
   return value;
 }
 
 inline bool BooleanArgument(const Napi::CallbackInfo& info, size_t index) {
   if (!info[index].IsBoolean()) {
-    throw ArgumentError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a boolean");
+    throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a boolean");
   }
   return info[index].As<Napi::Boolean>().Value();
 }

@@ -114,12 +114,6 @@ struct Mapping {
   Mapping* next = nullptr;
 };
 
-inline Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
-
 // ERR_SHM_NO_MEMORY: the process could not allocate a few bytes of bookkeeping.
 inline Napi::Error NoMemoryError(Napi::Env env) {
   return CodedError(env, "ERR_SHM_NO_MEMORY", "out of memory for the bookkeeping of a shm mapping");
