@@ -116,24 +116,27 @@ export function sweepStale(): void {
   for (const file of fs.readdirSync(os.tmpdir())) {
     if (stalePid(file)) fs.rmSync(path.join(os.tmpdir(), file), { recursive: true, force: true });
   }
-  const output = execFileSync('ipcs', ['-m', '-p'], { encoding: 'utf8' });
-  const creators = new Map<string, number>();
-  for (const line of output.split('\n')) {
-    const [id, , creator] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(id ?? '')) creators.set(id, Number(creator));
+  for (const segment of systemVSegments()) {
+    if ((segment.key & 0xff000000) >>> 0 === KEY_BASE && !isAlive(segment.creator)) removeSegment(segment.id);
   }
-  for (const line of execFileSync('ipcs', ['-m'], { encoding: 'utf8' }).split('\n')) {
-    const [keyText, id] = line.split(/\s+/);
-    const key = Number.parseInt(keyText ?? '', 16);
-    if (!line.startsWith('0x') || (key & 0xff000000) >>> 0 !== KEY_BASE) continue;
-    const creator = creators.get(id);
-    if (creator !== undefined && !isAlive(creator)) {
-      try {
-        execFileSync('ipcrm', ['-m', id], { stdio: 'ignore' });
-      } catch {
-        // removed meanwhile
-      }
-    }
+}
+
+/** Every System V segment of the machine, from /proc/sysvipc/shm: key, id and creator pid in one read. */
+function systemVSegments(): Array<{ key: number; id: number; creator: number }> {
+  const [, ...rows] = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n');
+  return rows.map((row) => {
+    const [key, id, , , creator] = row.trim().split(/\s+/);
+    return { key: Number(key) >>> 0, id: Number(id), creator: Number(creator) }; // keys are printed signed
+  });
+}
+
+/** IPC_RMID on a segment id; false if it was gone already. */
+function removeSegment(id: number): boolean {
+  try {
+    execFileSync('ipcrm', ['-m', String(id)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // removed meanwhile
   }
 }
 
@@ -176,20 +179,7 @@ export function leftoverKeys(): number[] {
  * else knows. Returns how many it removed.
  */
 export function removeSegmentsCreatedBy(pid: number): number {
-  const output = execFileSync('ipcs', ['-m', '-p'], { encoding: 'utf8' });
-  let removed = 0;
-  for (const line of output.split('\n')) {
-    const [id, , creator] = line.trim().split(/\s+/);
-    if (/^\d+$/.test(id ?? '') && Number(creator) === pid) {
-      try {
-        execFileSync('ipcrm', ['-m', id], { stdio: 'ignore' });
-        removed++;
-      } catch {
-        // removed meanwhile
-      }
-    }
-  }
-  return removed;
+  return systemVSegments().filter((segment) => segment.creator === pid && removeSegment(segment.id)).length;
 }
 
 export interface ChildResult {
