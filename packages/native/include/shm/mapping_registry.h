@@ -125,11 +125,24 @@ inline Napi::Error MappingLimitError(Napi::Env env) {
                     "too many guarded shm mappings in this process (at most " + std::to_string(fault::kSlots) + ")");
 }
 
+// The process's mappings now, as the kernel counts them (/proc/self/maps).
+inline long ProcessMappings() {
+  FILE* file = std::fopen("/proc/self/maps", "r");
+  if (file == nullptr) return 0;
+  long lines = 0;
+  for (int c; (c = std::fgetc(file)) != EOF;) lines += c == '\n';
+  std::fclose(file);
+  return lines;
+}
+
 // ERR_SHM_MAPPING_LIMIT, before a mapping that would take the process too
-// close to vm.max_map_count.
+// close to vm.max_map_count. The count of ranges is only the trigger: held
+// placeholders often merge into one kernel mapping, and ranges kept at a
+// worker's exit stay counted, so the refusal is decided on the kernel's own
+// count, read only once the ranges reach the budget.
 inline void CheckMappingBudget(Napi::Env env) {
   long live = liveRanges.load(std::memory_order_relaxed);
-  if (live < MappingBudget()) return;
+  if (live < MappingBudget() || ProcessMappings() < MappingBudget()) return;
   throw CodedError(env, "ERR_SHM_MAPPING_LIMIT",
                    "this process holds " + std::to_string(live) + " shm mappings, the most vm.max_map_count allows " +
                        "while leaving room for the rest of the process; detach some, or let the event loop turn " +
@@ -245,7 +258,6 @@ class MappingRegistry {
     if (status == napi_ok) mapping->objectAlive = true;
     bool listed = status == napi_ok && List(mapping);
     if (listed) {
-      // After Node's own cleanup hook for this buffer, so it runs before it.
       mapping->env = env;
       mapping->teardownHook = napi_add_env_cleanup_hook(env, OnEnvTeardown, mapping) == napi_ok;
     }
@@ -400,14 +412,20 @@ class MappingRegistry {
     if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) mapping->moved = true;
   }
 
-  // Environment teardown (a worker ends), before Node's own cleanup of the
-  // buffer, which calls the store finalizer even when the memory was moved
-  // to another thread that still uses it. A mapping whose memory may have
-  // been moved (or whose object is gone while its memory is not) keeps its
-  // address for good; the others are released as usual.
+  // Environment teardown (a worker ends). Node's own cleanup of the buffer
+  // runs first, on every line (20 to 26): it detaches the ArrayBuffer and
+  // calls the store finalizer even when transfer() moved the memory to a
+  // buffer another thread still uses. So a mapping that still held shared
+  // pages cannot be told apart from a moved one, and keeps its address for
+  // good (address space, no memory). One this thread detached itself was
+  // judged then (NoteIfMoved in Detach) and is released as usual.
   static void OnEnvTeardown(void* data) {
     Mapping* mapping = static_cast<Mapping*>(data);
     mapping->teardownHook = false;  // Node removes a hook as it runs it
+    if (mapping->state != Mapping::State::kShared) {
+      if (mapping->moved) mapping->keepAddress = true;
+      return;
+    }
     napi_handle_scope scope;
     if (napi_open_handle_scope(mapping->env, &scope) != napi_ok) {
       mapping->keepAddress = true;
