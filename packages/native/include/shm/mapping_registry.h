@@ -50,11 +50,14 @@
 #pragma once
 
 #include <napi.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -69,6 +72,9 @@ namespace shm {
 // placeholder), counted for the mapping budget. An inline variable: the
 // dynamic linker gives every addon of the process the same one.
 inline std::atomic<long> liveRanges{0};
+// How many times a range was taken or given back, ever: each changes the
+// kernel's count of mappings by at most two (see CheckMappingBudget).
+inline std::atomic<long> rangeChanges{0};
 
 // How many ranges the addons may hold: vm.max_map_count less headroom for
 // everything else. At the kernel's limit V8 itself cannot map or decommit its
@@ -107,8 +113,6 @@ struct Mapping {
   bool adopting = true;       // inside Adopt: the store finalizer only records itself
   bool moved = false;         // the buffer was detached by someone else (transfer()): its memory may live on elsewhere
   bool keepAddress = false;   // never munmap: the memory may outlive this environment (see OnEnvTeardown)
-  bool teardownHook = false;  // OnEnvTeardown is registered for it
-  napi_env env = nullptr;
   MappingRegistry* registry = nullptr;  // the registry that lists it; null once unlisted
   Mapping* previous = nullptr;          // this segment's other mappings in the registry
   Mapping* next = nullptr;
@@ -125,24 +129,50 @@ inline Napi::Error MappingLimitError(Napi::Env env) {
                     "too many guarded shm mappings in this process (at most " + std::to_string(fault::kSlots) + ")");
 }
 
-// The process's mappings now, as the kernel counts them (/proc/self/maps).
+// The process's mappings now, as the kernel counts them: the lines of
+// /proc/self/maps, read in large blocks (a kernel walk of every mapping, so
+// CheckMappingBudget reads it rarely). 0 when it cannot be read.
 inline long ProcessMappings() {
-  FILE* file = std::fopen("/proc/self/maps", "r");
-  if (file == nullptr) return 0;
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  static thread_local char block[1 << 16];
   long lines = 0;
-  for (int c; (c = std::fgetc(file)) != EOF;) lines += c == '\n';
-  std::fclose(file);
+  for (;;) {
+    ssize_t got = read(fd, block, sizeof block);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    for (const char* at = block; (at = static_cast<const char*>(std::memchr(at, '\n', block + got - at))); at++) {
+      lines++;
+    }
+  }
+  close(fd);
   return lines;
 }
+
+// The rangeChanges count at which CheckMappingBudget next reads the kernel's count.
+inline std::atomic<long> nextMappingsCheck{0};
 
 // ERR_SHM_MAPPING_LIMIT, before a mapping that would take the process too
 // close to vm.max_map_count. The count of ranges is only the trigger: held
 // placeholders often merge into one kernel mapping, and ranges kept at a
 // worker's exit stay counted, so the refusal is decided on the kernel's own
-// count, read only once the ranges reach the budget.
+// count. Taking or giving back a range adds at most two kernel mappings (a
+// new one, a split when the fault guard replaces pages inside one, or a
+// split of merged placeholders when one in the middle goes), so after a read
+// finds `room` mappings left the next read can wait for room / 2 changes: a
+// long synchronous run of mappings that the event loop has not yet released
+// (their finalizers run from it) reads the count now and then, not once per
+// mapping. The headroom is for the rest of the process meanwhile.
 inline void CheckMappingBudget(Napi::Env env) {
   long live = liveRanges.load(std::memory_order_relaxed);
-  if (live < MappingBudget() || ProcessMappings() < MappingBudget()) return;
+  if (live < MappingBudget()) return;
+  long changes = rangeChanges.load(std::memory_order_relaxed);
+  if (changes < nextMappingsCheck.load(std::memory_order_relaxed)) return;
+  long room = MappingBudget() - ProcessMappings();
+  if (room > 0) {
+    nextMappingsCheck.store(changes + room / 2, std::memory_order_relaxed);
+    return;
+  }
   throw CodedError(env, "ERR_SHM_MAPPING_LIMIT",
                    "this process holds " + std::to_string(live) + " shm mappings, the most vm.max_map_count allows " +
                        "while leaving room for the rest of the process; detach some, or let the event loop turn " +
@@ -192,6 +222,7 @@ inline void ReleaseRange(Mapping* mapping) {
   munmap(mapping->base, mapping->length);
   mapping->state = Mapping::State::kReleased;
   liveRanges.fetch_sub(1, std::memory_order_relaxed);
+  rangeChanges.fetch_add(1, std::memory_order_relaxed);
 }
 
 class MappingRegistry {
@@ -224,6 +255,7 @@ class MappingRegistry {
     mapping->base = base;
     mapping->length = length;
     liveRanges.fetch_add(1, std::memory_order_relaxed);  // ReleaseRange counts it out
+    rangeChanges.fetch_add(1, std::memory_order_relaxed);
     try {
       mapping->segment = segment;
     } catch (const std::bad_alloc&) {
@@ -257,10 +289,6 @@ class MappingRegistry {
     status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, &mapping->object);
     if (status == napi_ok) mapping->objectAlive = true;
     bool listed = status == napi_ok && List(mapping);
-    if (listed) {
-      mapping->env = env;
-      mapping->teardownHook = napi_add_env_cleanup_hook(env, OnEnvTeardown, mapping) == napi_ok;
-    }
     if (!listed) {
       napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
       ReleaseRange(mapping);
@@ -324,7 +352,11 @@ class MappingRegistry {
   static void Install(Napi::Env env, Napi::Object exports) {
     MappingRegistry* registry = new (std::nothrow) MappingRegistry();
     if (registry == nullptr) throw NoMemoryError(env);
+    registry->env_ = env;
     env.SetInstanceData(registry);
+    // Registered before any buffer of this environment exists, so it runs
+    // after Node's cleanup of each buffer (cleanup hooks run last first).
+    if (napi_add_env_cleanup_hook(env, OnEnvTeardown, registry) != napi_ok) throw NoMemoryError(env);
     exports.Set("unmapAll", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
       Napi::Env env = info.Env();
       return Napi::Number::New(env, static_cast<double>(Of(env).UnmapAll(env)));
@@ -346,7 +378,14 @@ class MappingRegistry {
       NoteIfMoved(env, mapping, buffer);
       napi_detach_arraybuffer(env, buffer);
     }
-    if (ReplaceWithPlaceholder(mapping)) Unlist(mapping);
+    if (!ReplaceWithPlaceholder(mapping)) return;
+    Unlist(mapping);
+    if (!mapping->moved) return;
+    try {
+      movedPlaceholders_.insert(mapping);  // OnEnvTeardown must still see it
+    } catch (const std::bad_alloc&) {
+      mapping->keepAddress = true;  // without the note, assume the worst now
+    }
   }
 
   // Detaches `head` and the mappings after it; returns how many. Lost pages
@@ -412,39 +451,44 @@ class MappingRegistry {
     if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) mapping->moved = true;
   }
 
-  // Environment teardown (a worker ends). Node's own cleanup of the buffer
+  // Environment teardown (a worker ends). Node's own cleanup of each buffer
   // runs first, on every line (20 to 26): it detaches the ArrayBuffer and
   // calls the store finalizer even when transfer() moved the memory to a
   // buffer another thread still uses. So a mapping that still held shared
   // pages cannot be told apart from a moved one, and keeps its address for
   // good (address space, no memory). One this thread detached itself was
-  // judged then (NoteIfMoved in Detach) and is released as usual.
+  // judged then (NoteIfMoved in Detach): a moved one keeps its address, the
+  // others are released as usual.
   static void OnEnvTeardown(void* data) {
-    Mapping* mapping = static_cast<Mapping*>(data);
-    mapping->teardownHook = false;  // Node removes a hook as it runs it
-    if (mapping->state != Mapping::State::kShared) {
-      if (mapping->moved) mapping->keepAddress = true;
-      return;
+    MappingRegistry* registry = static_cast<MappingRegistry*>(data);
+    for (Mapping* mapping : registry->movedPlaceholders_) mapping->keepAddress = true;
+    napi_env env = registry->env_;
+    for (auto& entry : registry->heads_) {
+      for (Mapping* mapping = entry.second; mapping != nullptr; mapping = mapping->next) {
+        napi_handle_scope scope;
+        if (napi_open_handle_scope(env, &scope) != napi_ok) {
+          mapping->keepAddress = true;
+          continue;
+        }
+        napi_value buffer = nullptr;
+        if (napi_get_reference_value(env, mapping->object, &buffer) == napi_ok && buffer != nullptr) {
+          NoteIfMoved(env, mapping, buffer);
+        } else if (mapping->storeAlive) {
+          mapping->moved = true;  // the object went first: its memory may be elsewhere
+        }
+        napi_close_handle_scope(env, scope);
+        if (mapping->moved) mapping->keepAddress = true;
+      }
     }
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(mapping->env, &scope) != napi_ok) {
-      mapping->keepAddress = true;
-      return;
-    }
-    napi_value buffer = nullptr;
-    if (napi_get_reference_value(mapping->env, mapping->object, &buffer) == napi_ok && buffer != nullptr) {
-      NoteIfMoved(mapping->env, mapping, buffer);
-    } else if (mapping->storeAlive) {
-      mapping->moved = true;  // the object went first: its memory may be elsewhere
-    }
-    napi_close_handle_scope(mapping->env, scope);
-    if (mapping->moved) mapping->keepAddress = true;
   }
 
   // Both owners gone: nothing can reach the range any more.
   static void OwnerGone(napi_env env, Mapping* mapping) {
     if (mapping->storeAlive || mapping->objectAlive) return;
-    if (mapping->teardownHook) napi_remove_env_cleanup_hook(env, OnEnvTeardown, mapping);
+    void* registry = nullptr;
+    if (mapping->moved && napi_get_instance_data(env, &registry) == napi_ok && registry != nullptr) {
+      static_cast<MappingRegistry*>(registry)->movedPlaceholders_.erase(mapping);
+    }
     // A view dropped without detach may have lost pages: its segment reports it.
     if (mapping->registry != nullptr && fault::TakeLostPages(mapping->guardSlot)) {
       mapping->registry->NoteLost(mapping->segment);
@@ -475,6 +519,10 @@ class MappingRegistry {
   std::unordered_map<std::string, Mapping*> heads_;
   // Segments whose detached mappings lost pages, not reported yet.
   std::unordered_set<std::string> lostSegments_;
+  // Mappings this thread detached after transfer() had moved their memory,
+  // held as placeholders until both owners go (see OnEnvTeardown).
+  std::unordered_set<Mapping*> movedPlaceholders_;
+  napi_env env_ = nullptr;
   uint64_t epochSeen_ = 0;
   size_t mappedBytes_ = 0;
 };
