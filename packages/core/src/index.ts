@@ -79,7 +79,24 @@ export function create<K extends TypeKey = 'Buffer'>(
   return sysv.create(count, typeKey, key, lenientPermissions(perm ?? '660'), options);
 }
 
-/** Creates a POSIX object (shm-typed-array's createPosix). */
+/**
+ * The POSIX names this thread created or attached and has not destroyed:
+ * shm-typed-array's detachPosix answers 1 for them, mapped or not.
+ */
+const knownNames = new Set<string>();
+
+/**
+ * shm-typed-array's name rule: glibc's shm_open drops every leading '/', so
+ * '//frames' is '/frames'. (@shm/posix itself refuses such names.)
+ */
+function posixName(name: unknown): string {
+  return typeof name === 'string' ? name.replace(/^\/+/, '/') : (name as string);
+}
+
+/**
+ * Creates a POSIX object (shm-typed-array's createPosix). The mode is
+ * filtered by the umask, as shm_open filtered shm-typed-array's.
+ */
 export function createPosix<K extends TypeKey = 'Buffer'>(
   name: string,
   count: number,
@@ -87,7 +104,10 @@ export function createPosix<K extends TypeKey = 'Buffer'>(
   perm?: string,
   options?: CoreOptions,
 ): ShmMap[K] | null {
-  return posix.create(count, typeKey, name, lenientPermissions(perm ?? '660'), posixOptions(options));
+  const objectName = posixName(name);
+  const array = posix.create(count, typeKey, objectName, lenientPermissions(perm ?? '660'), posixOptions(options));
+  if (array !== null) knownNames.add(posix.normalizeName(objectName));
+  return array;
 }
 
 /** Attaches an existing segment; null if it does not exist. */
@@ -98,7 +118,10 @@ export function get<K extends TypeKey = 'Buffer'>(key: number | string, typeKey?
 
 /** Attaches an existing POSIX object (shm-typed-array's getPosix). */
 export function getPosix<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, options?: CoreOptions): ShmMap[K] | null {
-  return posix.get(name, typeKey, posixOptions(options));
+  const objectName = posixName(name);
+  const array = posix.get(objectName, typeKey, posixOptions(options));
+  if (array !== null) knownNames.add(posix.normalizeName(objectName));
+  return array;
 }
 
 /**
@@ -112,9 +135,18 @@ export function detach(key: number | string, forceDestroy?: boolean): number {
   return sysv.detach(key as number, Boolean(forceDestroy));
 }
 
-/** Detaches a POSIX object (shm-typed-array's detachPosix). */
+/**
+ * Detaches a POSIX object (shm-typed-array's detachPosix): 0 destroyed
+ * (forced), 1 if this thread created or attached it and has not destroyed
+ * it (mapped or not, as shm-typed-array answers), -1 otherwise.
+ */
 export function detachPosix(name: string, forceDestroy?: boolean): number {
-  return posix.detach(name, Boolean(forceDestroy));
+  const objectName = posixName(name);
+  const force = Boolean(forceDestroy);
+  const result = posix.detach(objectName, force);
+  const normalized = posix.normalizeName(objectName);
+  if (force) knownNames.delete(normalized);
+  return !force && result === -1 && knownNames.has(normalized) ? 1 : result;
 }
 
 /** Detaches and destroys: `detach(key, true) === 0`. */
@@ -140,7 +172,10 @@ export function getTotalCreatedSize(): number {
   return posix.getTotalCreatedSize() + sysv.getTotalCreatedSize();
 }
 
-/** Destroys every segment this process created and has not destroyed, both kinds; returns how many. */
+/**
+ * Destroys every segment this process created, in any thread, and has not
+ * destroyed, both kinds; returns how many.
+ */
 export function destroyCreated(): number {
   const [posixDestroyed, sysvDestroyed] = runEvery([posix.destroyCreated, sysv.destroyCreated]);
   return posixDestroyed + sysvDestroyed;

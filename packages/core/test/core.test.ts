@@ -97,13 +97,24 @@ describe("shm-typed-array's results", () => {
     expect(shm.getTotalCreatedSize()).toBe(0);
   });
 
-  test('POSIX: detach gives 1 when unmapped, 0 when destroyed, -1 when not attached', () => {
+  test('POSIX: detach gives 1 while this process knows the name (mapped or not), 0 when destroyed, -1 after', () => {
     const name = scratch.name();
     shm.create(4, 'Buffer', name);
     expect(shm.detach(name)).toBe(1);
-    expect(shm.detach(name)).toBe(-1);
+    expect(shm.detach(name)).toBe(1); // as shm-typed-array answers a second detach
     expect(shm.destroy(name)).toBe(true);
     expect(shm.destroy(name)).toBe(false);
+    expect(shm.detach(name)).toBe(-1);
+    expect(shm.detach(scratch.name())).toBe(-1); // never known here
+  });
+
+  test("'//name' is '/name', as glibc's shm_open made it for shm-typed-array", () => {
+    const name = scratch.name();
+    const array = shm.create(4, 'Buffer', '/' + name)!;
+    array[0] = 9;
+    expect(fs.existsSync(devShm(name))).toBe(true);
+    expect(shm.get('///' + name.slice(1))![0]).toBe(9);
+    expect(shm.destroy('//' + name.slice(1))).toBe(true);
   });
 
   test('createPosix / getPosix / detachPosix take a name first', () => {
@@ -132,15 +143,35 @@ describe("shm-typed-array's results", () => {
     ['7777', 0o777], // only permission bits are kept
     [{}, 0o660],
     [Object.create(null), 0o660], // not even convertible to a string
-  ])('permissions %p become %o', (perm, mode) => {
+  ])('permissions %p become %o (System V), less the umask (POSIX)', (perm, mode) => {
     const name = scratch.name();
-    shm.create(1, 'Buffer', name, perm);
-    expect(fs.statSync(devShm(name)).mode & 0o777).toBe(mode);
+    const umask = process.umask(0o022);
+    try {
+      shm.create(1, 'Buffer', name, perm);
+    } finally {
+      process.umask(umask);
+    }
+    expect(fs.statSync(devShm(name)).mode & 0o777).toBe(mode & ~0o022);
     const key = scratch.key();
     shm.create(1, 'Buffer', key, perm);
     const ipcs = execFileSync('ipcs', ['-m'], { encoding: 'utf8' });
     const line = ipcs.split('\n').find((row) => row.startsWith('0x' + key.toString(16).padStart(8, '0')))!;
     expect(line.split(/\s+/)[3]).toBe(mode.toString(8));
+  });
+
+  test.each([
+    [0o022, '666', 0o644],
+    [0o077, undefined, 0o600],
+    [0o000, '666', 0o666],
+  ])('with umask %o, POSIX permissions %p become %o, as shm-typed-array made them', (umask, perm, mode) => {
+    const name = scratch.name();
+    const saved = process.umask(umask);
+    try {
+      shm.create(1, 'Buffer', name, perm);
+    } finally {
+      process.umask(saved);
+    }
+    expect(fs.statSync(devShm(name)).mode & 0o777).toBe(mode);
   });
 
   test('bad counts are RangeErrors with shm-typed-array\'s message', () => {

@@ -5,28 +5,73 @@
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
 #include <shm/arguments.h>
+#include <shm/created_ledger.h>
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <climits>
 #include <string>
+#include <vector>
 
 #include "posix_syscalls.h"
 
 namespace shm::posix {
 namespace {
 
-// "/name": one leading slash, no other slash, no NUL, at most NAME_MAX after the slash.
+// Whether the UTF-16 text has no lone surrogate: converted to UTF-8, a lone
+// surrogate becomes U+FFFD, and two distinct names would open one object.
+bool IsWellFormed(const char16_t* text, size_t length) {
+  for (size_t i = 0; i < length; i++) {
+    char16_t unit = text[i];
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      if (i + 1 == length || text[i + 1] < 0xDC00 || text[i + 1] > 0xDFFF) return false;
+      i++;
+    } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "/name": one leading slash, no other slash, no NUL, not "." or "..", not
+// glibc's "sem." prefix, well-formed Unicode, at most NAME_MAX bytes after
+// the slash. The same rules as normalizeName in src/index.ts.
 std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   Napi::Env env = info.Env();
   if (!info[index].IsString()) {
-    throw Napi::TypeError::New(env, "shm name must be a string");
+    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "shm name must be a string");
   }
-  std::string name = info[index].As<Napi::String>().Utf8Value();
-  bool valid = name.size() >= 2 && name.size() <= NAME_MAX + 1 && name[0] == '/' &&
-               name.find('/', 1) == std::string::npos && name.find('\0') == std::string::npos;
-  if (!valid) throw Napi::TypeError::New(env, "invalid shm name");
+  char16_t units[NAME_MAX + 2];
+  size_t length = 0;
+  napi_status status = napi_get_value_string_utf16(env, info[index], nullptr, 0, &length);
+  bool valid = status == napi_ok && length >= 2 && length <= NAME_MAX + 1 &&
+               napi_get_value_string_utf16(env, info[index], units, sizeof units / sizeof units[0], &length) == napi_ok &&
+               IsWellFormed(units, length);
+  std::string name = valid ? info[index].As<Napi::String>().Utf8Value() : std::string();
+  valid = valid && name.size() <= NAME_MAX + 1 && name[0] == '/' && name.find('/', 1) == std::string::npos &&
+          name.find('\0') == std::string::npos && name != "/." && name != "/.." && name.compare(1, 4, "sem.") != 0;
+  if (!valid) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_VALUE", "invalid shm name");
   return name;
+}
+
+// The segments this addon created in this process, over every thread.
+CreatedLedger& Created() {
+  static CreatedLedger ledger;
+  return ledger;
+}
+
+const char* FileTypeName(mode_t type) {
+  switch (type) {
+    case S_IFIFO: return "a FIFO";
+    case S_IFDIR: return "a directory";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    default: return "not a regular file";
+  }
 }
 
 // open(name, dataBytes, create, mode, readonly, prefixed, reserve, populate): ArrayBuffer | null
@@ -64,14 +109,41 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       error.Set("path", Napi::String::New(env, request.name));
       throw error;
     }
+    case OpenOutcome::kNotRegularFile: {
+      Napi::Error error = CodedError(env, "ERR_SHM_NOT_REGULAR_FILE",
+                                     "'" + request.name + "' under /dev/shm is " + FileTypeName(result.fileType) +
+                                         ", not a shared memory object");
+      error.Set("path", Napi::String::New(env, request.name));
+      throw error;
+    }
     case OpenOutcome::kFailed:
       throw SystemError(env, result.errnum, result.syscall, PathSubject(env, request.name));
     case OpenOutcome::kMapped:
       break;
   }
+  MappingRegistry& registry = MappingRegistry::Of(env);
+  if (request.create) {
+    try {
+      Created().Note({request.name, -1, result.mapLength, registry.Serial()});
+    } catch (const std::bad_alloc&) {
+      munmap(result.base, result.mapLength);
+      UnlinkObject(request.name);  // just made by this call: nobody else has it yet
+      throw NoMemoryError(env);
+    }
+  }
   // Guarded: a peer that shrinks the object must not kill this process.
-  return MappingRegistry::Of(env).Adopt(env, request.name, result.base, result.mapLength, result.dataOffset,
-                                        result.dataLength, Guard::kFile);
+  try {
+    return registry.Adopt(env, request.name, result.base, result.mapLength, result.dataOffset, result.dataLength,
+                          Guard::kFile);
+  } catch (...) {
+    // Adopt has unmapped it. An object this call made goes too: no caller
+    // ever saw it, and a create must not half succeed.
+    if (request.create) {
+      UnlinkObject(request.name);
+      Created().Forget(request.name, -1);
+    }
+    throw;
+  }
 }
 
 // unmap(name): how many attachments of this thread were neutered and unmapped
@@ -99,9 +171,25 @@ Napi::Value Unlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = NameArgument(info, 0);
   int errnum = UnlinkObject(name);
+  if (errnum == 0 || errnum == ENOENT) Created().Forget(name, -1);
   if (errnum == ENOENT) return Napi::Boolean::New(env, false);
   if (errnum != 0) throw SystemError(env, errnum, "shm_unlink", PathSubject(env, name));
   return Napi::Boolean::New(env, true);
+}
+
+// createdNames(): the objects this process created (any thread) and has not destroyed
+Napi::Value CreatedNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<CreatedLedger::Entry> entries = Created().Snapshot();
+  Napi::Array names = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); i++) names.Set(static_cast<uint32_t>(i), entries[i].segment);
+  return names;
+}
+
+// createdBytes(): bytes of the objects this thread created and has not destroyed
+Napi::Value CreatedBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(Created().BytesOf(MappingRegistry::Of(env).Serial())));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -109,6 +197,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
+  exports.Set("createdNames", Napi::Function::New(env, CreatedNames, "createdNames"));
+  exports.Set("createdBytes", Napi::Function::New(env, CreatedBytes, "createdBytes"));
   exports.Set("reportLostPages", Napi::Function::New(env, ReportLostPages, "reportLostPages"));
   exports.Set("prefixBytes", Napi::Number::New(env, static_cast<double>(kPrefixBytes)));
   return exports;

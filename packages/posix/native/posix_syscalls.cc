@@ -1,12 +1,20 @@
 // POSIX shared memory objects: the system calls.
-// See shm_open(3), shm_unlink(3), ftruncate(2), posix_fallocate(3), fstat(2),
-// fchmod(2), pread(2), pwrite(2), mmap(2), madvise(2), munmap(2).
+// See shm_open(3), shm_unlink(3), open(2) (O_TMPFILE, O_NONBLOCK), linkat(2),
+// ftruncate(2), posix_fallocate(3), fstat(2), pread(2), pwrite(2), mmap(2),
+// madvise(2), munmap(2).
+//
+// An object is made complete before it has a name: create opens an unnamed
+// file in /dev/shm (O_TMPFILE), sizes it, reserves its pages, writes the
+// prefixed layout's header and maps it, and only then links it under its
+// name. linkat fails with EEXIST if the name is taken, as O_EXCL would, so a
+// reader polling get() sees either nothing or the whole object, and a create
+// that fails (or a process that dies half-way) leaves no name behind.
 //
 // The prefixed layout's header is read and written through the descriptor,
 // never through the mapping: until the mapping registry guards it, a peer
 // that shrinks the object would make a memcpy there a fatal SIGBUS, while
-// pread / pwrite just report what is there. Each failure captures errno at once, before any cleanup call can
-// overwrite it.
+// pread / pwrite just report what is there. Each failure captures errno at
+// once, before any cleanup call can overwrite it.
 #include "posix_syscalls.h"
 
 #include <shm/populate.h>
@@ -17,9 +25,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace shm::posix {
 namespace {
+
+// Where glibc's shm_open puts objects (a tmpfs).
+constexpr const char kDirectory[] = "/dev/shm";
+
+std::string PathOf(const std::string& name) { return kDirectory + name; }
 
 OpenResult Failure(const char* syscall, int errnum) {
   OpenResult result{OpenOutcome::kFailed};
@@ -28,43 +42,47 @@ OpenResult Failure(const char* syscall, int errnum) {
   return result;
 }
 
-// A create that fails half-way must not leave the name behind.
-OpenResult AbandonCreate(int fd, const OpenRequest& request, const char* syscall, int errnum) {
+// A create that fails half-way: the file has no name yet, so closing it
+// (and unmapping what was mapped) removes every trace.
+OpenResult AbandonCreate(int fd, void* base, size_t mapLength, const char* syscall, int errnum) {
+  if (base != nullptr) munmap(base, mapLength);
   close(fd);
-  shm_unlink(request.name.c_str());
   return Failure(syscall, errnum);
 }
 
 OpenResult Create(const OpenRequest& request) {
-  int fd = shm_open(request.name.c_str(), O_CREAT | O_EXCL | O_RDWR, request.mode);
-  if (fd == -1) {
-    int errnum = errno;
-    if (errnum == EEXIST) return OpenResult{OpenOutcome::kExists};
-    return Failure("shm_open", errnum);
-  }
-  // shm_open filters the mode through the umask; the caller asked for exactly this one.
-  if (fchmod(fd, request.mode) == -1) return AbandonCreate(fd, request, "fchmod", errno);
+  // The mode is filtered by the umask, as shm_open and fs.open filter it.
+  int fd = open(kDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, request.mode);
+  if (fd == -1) return Failure("shm_open", errno);
 
   size_t dataOffset = request.prefixed ? kPrefixBytes : 0;
   size_t mapLength = dataOffset + request.dataBytes;
   if (ftruncate(fd, static_cast<off_t>(mapLength)) == -1) {
-    return AbandonCreate(fd, request, "ftruncate", errno);
+    return AbandonCreate(fd, nullptr, 0, "ftruncate", errno);
   }
   if (request.reserve) {
     // posix_fallocate returns the error instead of setting errno.
     int errnum = posix_fallocate(fd, 0, static_cast<off_t>(mapLength));
-    if (errnum != 0) return AbandonCreate(fd, request, "posix_fallocate", errnum);
+    if (errnum != 0) return AbandonCreate(fd, nullptr, 0, "posix_fallocate", errnum);
   }
   if (request.prefixed && pwrite(fd, &request.dataBytes, kPrefixBytes, 0) != static_cast<ssize_t>(kPrefixBytes)) {
-    return AbandonCreate(fd, request, "pwrite", errno);
+    return AbandonCreate(fd, nullptr, 0, "pwrite", errno);
   }
   void* base = mmap(nullptr, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return AbandonCreate(fd, request, "mmap", errno);
+  if (base == MAP_FAILED) return AbandonCreate(fd, nullptr, 0, "mmap", errno);
   if (request.populate) {
     if (int errnum = PopulateMapping(base, mapLength); errnum != 0) {
-      munmap(base, mapLength);
-      return AbandonCreate(fd, request, "madvise", errnum);
+      return AbandonCreate(fd, base, mapLength, "madvise", errnum);
     }
+  }
+  // Publish: the unnamed file gets its name, or the create finds it taken.
+  // (linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the
+  // descriptor's /proc path is the way open(2) documents for everyone.)
+  char descriptor[32];
+  std::snprintf(descriptor, sizeof descriptor, "/proc/self/fd/%d", fd);
+  if (linkat(AT_FDCWD, descriptor, AT_FDCWD, PathOf(request.name).c_str(), AT_SYMLINK_FOLLOW) == -1) {
+    OpenResult failed = AbandonCreate(fd, base, mapLength, "linkat", errno);
+    return failed.errnum == EEXIST ? OpenResult{OpenOutcome::kExists} : failed;
   }
   close(fd);  // the mapping keeps the object open
 
@@ -77,7 +95,10 @@ OpenResult Create(const OpenRequest& request) {
 }
 
 OpenResult Attach(const OpenRequest& request) {
-  int fd = shm_open(request.name.c_str(), request.readonly ? O_RDONLY : O_RDWR, 0);
+  // As shm_open opens (O_NOFOLLOW: a planted symlink is ELOOP), and never
+  // blocks: a FIFO planted under the name would hold open() for ever.
+  int access = request.readonly ? O_RDONLY : O_RDWR;
+  int fd = open(PathOf(request.name).c_str(), access | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd == -1) {
     int errnum = errno;
     if (errnum == ENOENT) return OpenResult{OpenOutcome::kMissing};
@@ -88,6 +109,12 @@ OpenResult Attach(const OpenRequest& request) {
     int errnum = errno;
     close(fd);
     return Failure("fstat", errnum);
+  }
+  if (!S_ISREG(status.st_mode)) {
+    close(fd);
+    OpenResult result{OpenOutcome::kNotRegularFile};
+    result.fileType = status.st_mode & S_IFMT;
+    return result;
   }
   size_t objectBytes = static_cast<size_t>(status.st_size);
   size_t dataOffset = request.prefixed ? kPrefixBytes : 0;

@@ -21,7 +21,6 @@ import {
   byteLengthOf,
   LengthMax,
   Permissions,
-  SegmentLedger,
   ShmArray,
   ShmBackend,
   TypeKey,
@@ -32,6 +31,7 @@ import {
   outOfRange,
   parsePermissions,
   resolveTypeKey,
+  runEvery,
   validateBoolean,
   validateCount,
   validateCreateOptions,
@@ -61,17 +61,23 @@ export interface PosixOptions extends AttachOptions {
   reserve?: boolean;
 }
 
-/** Permissions of new objects unless given: owner read and write. */
+/**
+ * Permissions of new objects unless given: owner read and write. Like
+ * shm_open(3) and Node's fs.open, create() filters the mode through the
+ * process's umask: with umask 022, '666' makes 0644.
+ */
 export const DEFAULT_PERMISSIONS = 0o600;
 
 /** Longest name, without its leading '/' (NAME_MAX). */
 export const NAME_MAX = 255;
 
-const ledger = new SegmentLedger<string>();
-
 /**
- * The object name as shm_open wants it: a leading '/' is added when missing;
- * an empty name, another '/', a NUL or more than NAME_MAX characters are refused.
+ * The object name as shm_open wants it: a leading '/' is added when missing.
+ * Refused: an empty name, another '/', a NUL, '.' and '..' (they name
+ * directories), a 'sem.' prefix (glibc's named semaphores live under those
+ * names), text that is not well-formed Unicode (a lone surrogate would turn
+ * into U+FFFD on its way to the kernel, and two distinct names would open one
+ * object), and more than NAME_MAX bytes after the '/'.
  */
 export function normalizeName(name: unknown): string {
   if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
@@ -79,6 +85,11 @@ export function normalizeName(name: unknown): string {
   if (normalized.length === 1) throw invalidArgValue('name', 'must not be empty', name);
   if (normalized.includes('/', 1)) throw invalidArgValue('name', "must not contain '/' after the first character", name);
   if (normalized.includes('\0')) throw invalidArgValue('name', 'must not contain NUL bytes', name);
+  if (normalized === '/.' || normalized === '/..') throw invalidArgValue('name', "must not be '.' or '..'", name);
+  if (normalized.startsWith('/sem.')) {
+    throw invalidArgValue('name', "must not begin with 'sem.' (glibc's named semaphores use those names)", name);
+  }
+  if (!normalized.isWellFormed()) throw invalidArgValue('name', 'must be well-formed Unicode (no lone surrogates)', name);
   if (Buffer.byteLength(normalized) - 1 > NAME_MAX) {
     throw outOfRange(`The "name" argument must be at most ${NAME_MAX} bytes after its leading '/'`);
   }
@@ -117,7 +128,6 @@ export function create<K extends TypeKey = 'Buffer'>(
   }
   const buffer = binding.open(objectName, dataBytes, true, mode, false, prefixed, reserve, populate);
   if (buffer === null) return null;
-  ledger.noteCreated(objectName, dataBytes + (prefixed ? binding.prefixBytes : 0));
   return makeView(buffer, resolvedType);
 }
 
@@ -155,11 +165,7 @@ export function detach(name: string, forceDestroy = false): number {
   const force = validateBoolean('forceDestroy', forceDestroy);
   const unmapped = binding.unmap(objectName);
   let result = unmapped > 0 ? 1 : -1;
-  if (force) {
-    const removed = binding.unlink(objectName);
-    ledger.forget(objectName);
-    result = removed ? 0 : -1;
-  }
+  if (force) result = binding.unlink(objectName) ? 0 : -1;
   binding.reportLostPages(objectName); // after all the work, as close(2) reports a deferred error
   return result;
 }
@@ -181,9 +187,9 @@ export function getTotalSize(): number {
   return binding.mappedBytes();
 }
 
-/** Bytes of the objects this thread created and has not destroyed. */
+/** Bytes of the objects this thread created and has not destroyed (headers included). */
 export function getTotalCreatedSize(): number {
-  return ledger.totalCreatedBytes();
+  return binding.createdBytes();
 }
 
 /** One POSIX shared memory object of the machine, as /dev/shm shows it. */
@@ -218,14 +224,19 @@ export function listObjects(): ObjectInfo[] {
   return objects;
 }
 
-/** Destroys every object this thread created and has not destroyed; returns how many. */
+/**
+ * Destroys every object this process created, in any thread, and has not
+ * destroyed; returns how many. This thread's mappings of them are unmapped;
+ * another thread's stay valid (an unlinked object lives on while mapped).
+ * Every object is tried; what failed is reported once, after the last.
+ */
 export function destroyCreated(): number {
-  return ledger.destroyEachCreated(destroy);
+  return runEvery(binding.createdNames().map((name) => () => destroy(name))).filter(Boolean).length;
 }
 
 /**
  * Opt-in: on SIGINT / SIGTERM (or the `signals` given), destroy what this
- * thread created, then let the signal end the process as it would have.
+ * process created (destroyCreated), then let the signal end the process as it would have.
  * Stands aside for a signal the application listens to itself. Returns a
  * function that removes the listeners.
  */

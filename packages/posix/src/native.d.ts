@@ -1,9 +1,11 @@
 /** The private binding of build/Release/shm_posix.node (native/posix_binding.cc). */
 export interface PosixBinding {
   /**
-   * Creates (create = true: O_CREAT | O_EXCL, exact mode) or attaches an
-   * object and maps it. Returns the one ArrayBuffer over its data bytes, or
-   * null when create finds the name taken / attach finds no object.
+   * Creates (create = true: complete before it is named, mode filtered by
+   * the umask) or attaches an object and maps it. Returns the one ArrayBuffer
+   * over its data bytes, or null when create finds the name taken / attach
+   * finds no object. A create is noted in the process's ledger of created
+   * objects.
    * `reserve` (create): allocate every page now with posix_fallocate.
    * `populate`: map every page now (madvise MADV_POPULATE_READ).
    */
@@ -27,8 +29,12 @@ export interface PosixBinding {
    * a /dev/shm without room (see <shm/fault_guard.h>).
    */
   reportLostPages(name?: string): void;
-  /** shm_unlink: true if removed, false if there was no such object. */
+  /** shm_unlink: true if removed, false if there was no such object. Either way it leaves the created ledger. */
   unlink(name: string): boolean;
+  /** Every object this process created, in any thread, and has not unlinked. */
+  createdNames(): string[];
+  /** Bytes of the objects this thread created and has not unlinked (headers included). */
+  createdBytes(): number;
   /** Bytes this thread has mapped now. */
   mappedBytes(): number;
   /** Bytes of the prefixed layout's length header (sizeof(size_t)). */

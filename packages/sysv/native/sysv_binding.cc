@@ -5,10 +5,12 @@
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
 #include <shm/arguments.h>
+#include <shm/created_ledger.h>
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
 #include <string>
+#include <vector>
 
 #include "sysv_syscalls.h"
 
@@ -24,7 +26,18 @@ uint32_t KeyArgument(const Napi::CallbackInfo& info, size_t index) {
 // Mappings are registered under the key's decimal text.
 std::string SegmentName(uint32_t key) { return std::to_string(key); }
 
-// open(key, bytes, create, mode, readonly, populate): ArrayBuffer | null
+// A shmid argument: -1 (act on the key's current segment) or 0 .. INT_MAX.
+int64_t IdArgument(const Napi::CallbackInfo& info, size_t index) {
+  return info[index].IsUndefined() ? -1 : static_cast<int64_t>(IntegerArgument(info, index, -1, 2147483647.0));
+}
+
+// The segments this addon created in this process, over every thread.
+CreatedLedger& Created() {
+  static CreatedLedger ledger;
+  return ledger;
+}
+
+// open(key, bytes, create, mode, readonly, populate): [ArrayBuffer, shmid] | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   OpenRequest request;
@@ -49,9 +62,25 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     case OpenOutcome::kMapped:
       break;
   }
-  return MappingRegistry::Of(env).Adopt(env, SegmentName(request.key), result.base, result.bytes, 0,
-                             result.bytes,
-                                        request.readonly ? Guard::kReadonly : Guard::kNone);
+  MappingRegistry& registry = MappingRegistry::Of(env);
+  Napi::Array opened;
+  try {
+    if (request.create) Created().Note({SegmentName(request.key), result.id, result.bytes, registry.Serial()});
+    opened = Napi::Array::New(env, 2);
+    opened.Set(1u, Napi::Number::New(env, result.id));
+    opened.Set(0u, registry.Adopt(env, SegmentName(request.key), result.base, result.bytes, 0, result.bytes,
+                                  request.readonly ? Guard::kReadonly : Guard::kNone));
+  } catch (...) {
+    // A segment this call made goes too: no caller ever saw it.
+    if (request.create) {
+      const char* syscall = nullptr;
+      int64_t id = result.id;
+      RemoveSegment(request.key, &id, &syscall);
+      Created().Forget(SegmentName(request.key), result.id);
+    }
+    throw;
+  }
+  return opened;
 }
 
 // unmap(key): how many attachments of this thread were neutered and detached
@@ -61,24 +90,51 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, SegmentName(key))));
 }
 
-// attachCount(key): the segment's system-wide attach count, or -1 if it does not exist
+// attachCount(key, id?): the system-wide attach count of shmid `id` (of the
+// key's current segment without it), or -1 if it does not exist
 Napi::Value AttachCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t key = KeyArgument(info, 0);
-  StatusResult status = SegmentStatus(key);
+  StatusResult status = SegmentStatus(key, IdArgument(info, 1));
   if (status.errnum != 0) throw SystemError(env, status.errnum, status.syscall, KeySubject(env, key));
   return Napi::Number::New(env, status.exists ? static_cast<double>(status.attachCount) : -1);
 }
 
-// remove(key): true if marked for removal, false if there was no such segment
+// remove(key, id?): true if shmid `id` (the key's current segment without
+// it) was marked for removal, false if there was no such segment
 Napi::Value Remove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t key = KeyArgument(info, 0);
+  int64_t id = IdArgument(info, 1);
   const char* syscall = nullptr;
-  int errnum = RemoveSegment(key, &syscall);
+  int errnum = RemoveSegment(key, &id, &syscall);
+  if (errnum == 0 || errnum == ENOENT) {
+    if (id >= 0) Created().Forget(SegmentName(key), id);
+  }
   if (errnum == ENOENT) return Napi::Boolean::New(env, false);
   if (errnum != 0) throw SystemError(env, errnum, syscall, KeySubject(env, key));
   return Napi::Boolean::New(env, true);
+}
+
+// createdSegments(): [key, shmid] of each segment this process created (any
+// thread) and has not removed
+Napi::Value CreatedSegments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<CreatedLedger::Entry> entries = Created().Snapshot();
+  Napi::Array segments = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); i++) {
+    Napi::Array segment = Napi::Array::New(env, 2);
+    segment.Set(0u, Napi::Number::New(env, std::stod(entries[i].segment)));
+    segment.Set(1u, Napi::Number::New(env, static_cast<double>(entries[i].id)));
+    segments.Set(static_cast<uint32_t>(i), segment);
+  }
+  return segments;
+}
+
+// createdBytes(): bytes of the segments this thread created and has not removed
+Napi::Value CreatedBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(Created().BytesOf(MappingRegistry::Of(env).Serial())));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -87,6 +143,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("attachCount", Napi::Function::New(env, AttachCount, "attachCount"));
   exports.Set("remove", Napi::Function::New(env, Remove, "remove"));
+  exports.Set("createdSegments", Napi::Function::New(env, CreatedSegments, "createdSegments"));
+  exports.Set("createdBytes", Napi::Function::New(env, CreatedBytes, "createdBytes"));
   return exports;
 }
 

@@ -1,6 +1,13 @@
 // System V shared memory segments: the system calls.
 // See shmget(2), shmat(2), shmdt(2), shmctl(2), madvise(2). Each failure captures errno
 // at once, before any cleanup call can overwrite it.
+//
+// A key names whichever segment holds it now: once a segment is removed,
+// another process may create a new one under the same key. So everything
+// after create / attach acts on the shmid those returned, and checks that the
+// shmid still holds the key (IPC_STAT) before it counts or removes anything.
+// (The kernel gives a reused slot a new sequence number, so a stale shmid
+// names nothing rather than a newcomer.)
 #include "sysv_syscalls.h"
 
 #include <shm/populate.h>
@@ -67,35 +74,55 @@ OpenResult OpenSegment(const OpenRequest& request) {
   OpenResult result{OpenOutcome::kMapped};
   result.base = base;
   result.bytes = bytes;
+  result.id = id;
   return result;
 }
 
-StatusResult SegmentStatus(uint32_t key) {
+namespace {
+
+// The shmid of the segment `key` now, or -1 with *errnum (ENOENT when none).
+int IdOfKey(uint32_t key, int* errnum) {
   int id = shmget(static_cast<key_t>(key), 0, 0);
-  if (id == -1) {
+  if (id == -1) *errnum = IsGone(errno) ? ENOENT : errno;
+  return id;
+}
+
+// IPC_STAT of `id`; ENOENT when it is gone or now holds another key.
+int StatOf(uint32_t key, int id, struct shmid_ds* status) {
+  if (shmctl(id, IPC_STAT, status) == -1) {
     int errnum = errno;
-    if (IsGone(errnum)) return {false, 0, 0, nullptr};
-    return {false, 0, errnum, "shmget"};
+    return (IsGone(errnum) || errnum == EINVAL) ? ENOENT : errnum;
   }
+  return static_cast<uint32_t>(status->shm_perm.__key) == key ? 0 : ENOENT;
+}
+
+}  // namespace
+
+StatusResult SegmentStatus(uint32_t key, int64_t knownId) {
+  int errnum = 0;
+  int id = knownId >= 0 ? static_cast<int>(knownId) : IdOfKey(key, &errnum);
+  if (id == -1) return {false, 0, errnum == ENOENT ? 0 : errnum, "shmget"};
   struct shmid_ds status;
-  if (shmctl(id, IPC_STAT, &status) == -1) {
-    int errnum = errno;
-    if (IsGone(errnum) || errnum == EINVAL) return {false, 0, 0, nullptr};
-    return {false, 0, errnum, "shmctl"};
-  }
+  errnum = StatOf(key, id, &status);
+  if (errnum == ENOENT) return {false, 0, 0, nullptr};
+  if (errnum != 0) return {false, 0, errnum, "shmctl"};
   return {true, static_cast<uint64_t>(status.shm_nattch), 0, nullptr};
 }
 
-int RemoveSegment(uint32_t key, const char** syscall) {
-  int id = shmget(static_cast<key_t>(key), 0, 0);
-  if (id == -1) {
-    int errnum = errno;
-    *syscall = "shmget";
-    return IsGone(errnum) ? ENOENT : errnum;
+int RemoveSegment(uint32_t key, int64_t* knownId, const char** syscall) {
+  int errnum = 0;
+  bool checkKey = *knownId >= 0;
+  int id = checkKey ? static_cast<int>(*knownId) : IdOfKey(key, &errnum);
+  *syscall = "shmget";
+  if (id == -1) return errnum;
+  *knownId = id;
+  *syscall = "shmctl";
+  if (checkKey) {
+    struct shmid_ds status;
+    if ((errnum = StatOf(key, id, &status)) != 0) return errnum;
   }
   if (shmctl(id, IPC_RMID, nullptr) == -1) {
-    int errnum = errno;
-    *syscall = "shmctl";
+    errnum = errno;
     return (IsGone(errnum) || errnum == EINVAL) ? ENOENT : errnum;
   }
   return 0;

@@ -29,6 +29,7 @@ struct OpenResult {
   OpenOutcome outcome;
   void* base = nullptr;
   size_t bytes = 0;
+  int id = -1;       // kMapped: the shmid, which everything later acts on
   int errnum = 0;
   const char* syscall = nullptr;
 };
@@ -43,12 +44,14 @@ struct StatusResult {
   const char* syscall;
 };
 
-// The segment's system-wide attach count (shmctl IPC_STAT).
-StatusResult SegmentStatus(uint32_t key);
+// The segment's system-wide attach count (shmctl IPC_STAT): of shmid `id`
+// if it still holds `key`, or of the segment `key` holds now when id is -1.
+StatusResult SegmentStatus(uint32_t key, int64_t id);
 
-// shmctl IPC_RMID: the segment goes once its last attachment goes. Returns 0,
-// ENOENT when there is no such segment, or the errno it failed with
-// (*syscall says which call).
-int RemoveSegment(uint32_t key, const char** syscall);
+// shmctl IPC_RMID: the segment goes once its last attachment goes. Of shmid
+// `id` if it still holds `key`, or of the segment `key` holds now when id is
+// -1 (then *id becomes the shmid found). Returns 0, ENOENT when there is no
+// such segment, or the errno it failed with (*syscall says which call).
+int RemoveSegment(uint32_t key, int64_t* id, const char** syscall);
 
 }  // namespace shm::sysv

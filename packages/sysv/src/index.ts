@@ -15,7 +15,6 @@ import {
   byteLengthOf,
   LengthMax,
   Permissions,
-  SegmentLedger,
   ShmArray,
   ShmBackend,
   TypeKey,
@@ -25,6 +24,7 @@ import {
   outOfRange,
   parsePermissions,
   resolveTypeKey,
+  runEvery,
   validateBoolean,
   validateCount,
   validateCreateOptions,
@@ -48,7 +48,19 @@ export const KEY_MAX = 2 ** 32 - 2;
 /** How many random keys create() tries before it gives up. */
 const GENERATED_KEY_ATTEMPTS = 64;
 
-const ledger = new SegmentLedger<number>();
+/**
+ * The segments this thread created or attached, by key: the shmid of each.
+ * A key names whichever segment holds it now, so detach and detachAll act on
+ * these shmids alone, never on a newcomer under the same key. (What this
+ * process created, in any thread, is kept natively, for destroyCreated.)
+ */
+const attachedIds = new Map<number, Set<number>>();
+
+function noteAttached(key: number, id: number): void {
+  const ids = attachedIds.get(key);
+  if (ids) ids.add(id);
+  else attachedIds.set(key, new Set([id]));
+}
 
 export function validateKey(key: unknown): number {
   if (typeof key !== 'number') throw invalidArgType('key', 'of type number', key);
@@ -87,20 +99,20 @@ export function create<K extends TypeKey = 'Buffer'>(
   const bytes = byteLengthOf(count, resolvedType);
 
   let segmentKey = explicitKey ?? generateKey();
-  let buffer = binding.open(segmentKey, bytes, true, mode, false, populate);
+  let opened = binding.open(segmentKey, bytes, true, mode, false, populate);
   // A generated key may be taken already: draw another.
-  for (let attempt = 1; buffer === null && explicitKey === undefined; attempt++) {
+  for (let attempt = 1; opened === null && explicitKey === undefined; attempt++) {
     if (attempt === GENERATED_KEY_ATTEMPTS) {
       throw Object.assign(new Error(`No free System V key found in ${attempt} random tries`), {
         code: 'ERR_SHM_NO_FREE_KEY',
       });
     }
     segmentKey = generateKey();
-    buffer = binding.open(segmentKey, bytes, true, mode, false, populate);
+    opened = binding.open(segmentKey, bytes, true, mode, false, populate);
   }
-  if (buffer === null) return null;
-  ledger.noteCreated(segmentKey, bytes);
-  return withKey(makeView(buffer, resolvedType), segmentKey) as ShmArray<K>;
+  if (opened === null) return null;
+  noteAttached(segmentKey, opened[1]);
+  return withKey(makeView(opened[0], resolvedType), segmentKey) as ShmArray<K>;
 }
 
 /**
@@ -119,25 +131,32 @@ export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, opti
   const resolvedOptions = validateOptions<SysvOptions>(options);
   const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
   const populate = validateBoolean('options.populate', resolvedOptions.populate);
-  const buffer = binding.open(segmentKey, 0, false, 0, readonly, populate);
-  if (buffer === null) return null;
-  ledger.noteAttached(segmentKey);
-  return withKey(makeView(buffer, resolvedType), segmentKey) as ShmArray<K>;
+  const opened = binding.open(segmentKey, 0, false, 0, readonly, populate);
+  if (opened === null) return null;
+  noteAttached(segmentKey, opened[1]);
+  return withKey(makeView(opened[0], resolvedType), segmentKey) as ShmArray<K>;
 }
 
 /**
  * Detaches every attachment of `key` in this thread (their arrays become
- * empty). The segment is destroyed when no process attaches it any more, or
- * at once with `forceDestroy`.
- * Returns the attach count left, 0 when destroyed, -1 if this thread never
- * attached it (and no force) or it does not exist.
+ * empty). The segment is destroyed when no process attaches it any more (if
+ * this process may remove it: one another user owns is left as it is), or at
+ * once with `forceDestroy`.
+ * Returns the attach count left, 0 when destroyed (or none left), -1 if this
+ * thread never attached it (and no force) or it does not exist.
+ *
+ * The segment is the one this thread created or attached under `key`, never
+ * one created under the same key since. Only `forceDestroy` on a key this
+ * thread never attached acts on whichever segment holds the key now.
  */
 export function detach(key: number, forceDestroy = false): number {
   const segmentKey = validateKey(key);
   const force = validateBoolean('forceDestroy', forceDestroy);
   binding.unmap(segmentKey);
-  if (!force && !ledger.knows(segmentKey)) return -1;
-  return settle(segmentKey, force);
+  const ids = attachedIds.get(segmentKey);
+  if (!ids) return force ? (binding.remove(segmentKey) ? 0 : -1) : -1;
+  const left = runEvery([...ids].map((id) => () => settle(segmentKey, id, force)));
+  return left.some((count) => count >= 0) ? Math.max(...left) : -1;
 }
 
 /**
@@ -184,25 +203,36 @@ export function listSegments(): SegmentInfo[] {
   });
 }
 
-/** Destroys the segment if forced or unattached; returns what detach() returns. */
-function settle(key: number, force: boolean): number {
-  if (force) {
-    // No need to know the attach count: remove (IPC_RMID) says whether it existed.
-    const removed = binding.remove(key);
-    ledger.forget(key);
-    return removed ? 0 : -1;
+/** Permission errors of IPC_RMID: the segment is another user's to remove. */
+const NOT_OURS_TO_REMOVE = new Set(['EPERM', 'EACCES']);
+
+/**
+ * Destroys the segment `id` (still holding `key`) if forced, or if no process
+ * attaches it and this process may remove it; returns what detach() returns.
+ */
+function settle(key: number, id: number, force: boolean): number {
+  const left = force ? (binding.remove(key, id) ? 0 : -1) : settleUnforced(key, id);
+  // Still attached elsewhere: this thread keeps knowing it, and a later
+  // detach or detachAll destroys it once it is unattached.
+  if (left <= 0) forgetId(key, id);
+  return left;
+}
+
+function settleUnforced(key: number, id: number): number {
+  const attachments = binding.attachCount(key, id);
+  if (attachments !== 0) return attachments;
+  try {
+    binding.remove(key, id);
+  } catch (error) {
+    if (!NOT_OURS_TO_REMOVE.has((error as { code?: string }).code ?? '')) throw error;
   }
-  const attachments = binding.attachCount(key);
-  if (attachments < 0) {
-    ledger.forget(key);
-    return -1;
-  }
-  if (attachments === 0) {
-    binding.remove(key);
-    ledger.forget(key);
-    return 0;
-  }
-  return attachments;
+  return 0;
+}
+
+function forgetId(key: number, id: number): void {
+  const ids = attachedIds.get(key);
+  ids?.delete(id);
+  if (ids?.size === 0) attachedIds.delete(key);
 }
 
 /** Detaches and destroys the segment: `detach(key, true) === 0`. */
@@ -212,15 +242,14 @@ export function destroy(key: number): boolean {
 
 /**
  * Detaches everything this thread attached, then destroys each segment it
- * knows that no process attaches any more. Returns how many it destroyed.
+ * attached that no process attaches any more (and that it may remove).
+ * Returns how many it destroyed. Every segment is tried; what failed is
+ * reported once, after the last (see runEvery in @shm/types).
  */
 export function detachAll(): number {
   binding.unmapAll();
-  let destroyed = 0;
-  for (const key of ledger.keys()) {
-    if (settle(key, false) === 0) destroyed++;
-  }
-  return destroyed;
+  const steps = [...attachedIds].flatMap(([key, ids]) => [...ids].map((id) => () => settle(key, id, false) === 0));
+  return runEvery(steps).filter(Boolean).length;
 }
 
 /** Bytes this thread has attached now. */
@@ -230,17 +259,28 @@ export function getTotalSize(): number {
 
 /** Bytes of the segments this thread created and has not destroyed. */
 export function getTotalCreatedSize(): number {
-  return ledger.totalCreatedBytes();
+  return binding.createdBytes();
 }
 
-/** Destroys every segment this thread created and has not destroyed; returns how many. */
+/**
+ * Destroys every segment this process created, in any thread, and has not
+ * destroyed (by shmid: never a newcomer under the same key); returns how
+ * many. This thread's attachments of them are detached; another thread's
+ * stay valid until it detaches them (the segment goes with the last). Every
+ * segment is tried; what failed is reported once, after the last.
+ */
 export function destroyCreated(): number {
-  return ledger.destroyEachCreated(destroy);
+  const steps = binding.createdSegments().map(([key, id]) => () => {
+    binding.unmap(key);
+    forgetId(key, id);
+    return binding.remove(key, id);
+  });
+  return runEvery(steps).filter(Boolean).length;
 }
 
 /**
  * Opt-in: on SIGINT / SIGTERM (or the `signals` given), destroy what this
- * thread created, then let the signal end the process as it would have.
+ * process created (destroyCreated), then let the signal end the process as it would have.
  * Stands aside for a signal the application listens to itself. Returns a
  * function that removes the listeners.
  */

@@ -275,74 +275,29 @@ export function makeView<K extends TypeKey>(buffer: ArrayBuffer, typeKey: K): Ar
 
 /**
  * Runs every step, even after one throws, and returns their results; then
- * throws the first error, if any. Cleanup that stopped at its first error
- * (a segment that reports ERR_SHM_TRUNCATED, one this process may not remove)
- * would leave every later segment behind.
+ * reports what failed, once: the error itself when one step failed, or one
+ * ERR_SHM_CLEANUP error listing them all (`errors`) when several did.
+ * Cleanup that stopped at its first error (a segment that reports
+ * ERR_SHM_TRUNCATED, one this process may not remove) would leave every later
+ * segment behind.
  */
 export function runEvery<T>(steps: ReadonlyArray<() => T>): T[] {
   const results: T[] = [];
-  let failure: { error: unknown } | undefined;
+  const errors: unknown[] = [];
   for (const step of steps) {
     try {
       results.push(step());
     } catch (error) {
-      failure ??= { error };
+      errors.push(error);
     }
   }
-  if (failure) throw failure.error;
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) {
+    const reasons = errors.map((error) => (error instanceof Error ? error.message : String(error)));
+    const error = new Error(`${errors.length} of ${steps.length} cleanup steps failed: ${reasons.join('; ')}`);
+    throw Object.assign(error, { code: 'ERR_SHM_CLEANUP', errors });
+  }
   return results;
-}
-
-// ---------------------------------------------------------------------------
-// Bookkeeping shared by both backends.
-
-/**
- * The segments this thread has created or attached, by key. Mappings
- * themselves are tracked natively (their bytes are counted as they are mapped
- * and unmapped); this ledger knows which keys detachAll must revisit and how
- * many bytes this thread created and has not yet destroyed.
- */
-export class SegmentLedger<Key> {
-  private readonly createdBytes = new Map<Key, number>();
-  private readonly attachedKeys = new Set<Key>();
-
-  noteCreated(key: Key, bytes: number): void {
-    this.createdBytes.set(key, bytes);
-    this.attachedKeys.add(key);
-  }
-
-  noteAttached(key: Key): void {
-    this.attachedKeys.add(key);
-  }
-
-  knows(key: Key): boolean {
-    return this.attachedKeys.has(key);
-  }
-
-  /** The segment is gone (destroyed, or found missing): stop counting it. */
-  forget(key: Key): void {
-    this.createdBytes.delete(key);
-    this.attachedKeys.delete(key);
-  }
-
-  keys(): Key[] {
-    return [...this.attachedKeys];
-  }
-
-  /**
-   * Calls `destroy` on every key this thread created and has not destroyed;
-   * returns how many it destroyed. Every key is tried; the first error is
-   * thrown after the last.
-   */
-  destroyEachCreated(destroy: (key: Key) => boolean): number {
-    return runEvery([...this.createdBytes.keys()].map((key) => () => destroy(key))).filter(Boolean).length;
-  }
-
-  totalCreatedBytes(): number {
-    let total = 0;
-    for (const bytes of this.createdBytes.values()) total += bytes;
-    return total;
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -376,31 +331,79 @@ export function loadNativeAddon<Binding>(packageRoot: string, addonName: string)
 
 export type CleanupSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGQUIT';
 
+const CLEANUP_SIGNALS: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/** Per signal: our one listener, and how many installs asked for each cleanup. */
+type SignalCleanups = Map<CleanupSignal, { listener: () => void; cleanups: Map<() => void, number> }>;
+
+/**
+ * The process's one table of signal cleanups. Every copy of this module (two
+ * versions of @shm/types may be installed side by side) finds the same table
+ * through the global symbol registry, so each signal has one listener of
+ * ours however many helpers are installed. With one listener per helper,
+ * each took the others for the application's own and stood aside, and the
+ * signal did nothing at all.
+ */
+function signalCleanups(): SignalCleanups {
+  const key = Symbol.for('@shm/types.signalCleanups');
+  const global = globalThis as { [key: symbol]: SignalCleanups | undefined };
+  return (global[key] ??= new Map());
+}
+
 /**
  * On each of `signals`, runs `cleanup` and then lets the signal do what it
  * would have done without this helper: the listener removes itself and sends
  * the signal again, so the process ends by that signal (exit status 128 + n,
  * as a shell sees it). When the application listens to that signal itself,
  * the helper stands aside: the application has taken over that signal, and
- * whether (and when) the process ends is its decision. Returns a function
- * that removes the listeners.
+ * whether (and when) the process ends is its decision.
+ *
+ * Idempotent and process-wide: installing the same cleanup again, from any
+ * package, adds nothing; different cleanups all run, each once, and a failure
+ * in one skips none of the others. Returns a function that undoes this
+ * install (the cleanup stays while another install of it remains). Signals
+ * reach only the main thread; the backends' cleanups destroy what any thread
+ * of the process created.
  */
 export function installSignalCleanup(cleanup: () => void, signals: readonly CleanupSignal[]): () => void {
-  if (!Array.isArray(signals) || signals.some((signal) => !['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].includes(signal))) {
+  if (!Array.isArray(signals) || signals.some((signal) => !CLEANUP_SIGNALS.includes(signal))) {
     throw invalidArgValue('signals', "must list some of 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'", signals);
   }
-  const listeners = signals.map((signal) => {
-    const listener = () => {
-      if (process.listenerCount(signal) > 1) return; // the application's own listener decides
-      try {
-        cleanup();
-      } finally {
+  const table = signalCleanups();
+  const installed = [...new Set(signals)].map((signal) => {
+    let entry = table.get(signal);
+    if (!entry) {
+      const cleanups = new Map<() => void, number>();
+      const listener = () => {
+        if (process.listenerCount(signal) > 1) return; // the application's own listener decides
+        table.delete(signal);
         process.removeListener(signal, listener);
+        try {
+          runEvery([...cleanups.keys()]);
+        } catch (error) {
+          console.error(error); // reported once; the signal still ends the process
+        }
         process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, listener);
-    return () => process.removeListener(signal, listener);
+      };
+      entry = { listener, cleanups };
+      table.set(signal, entry);
+      process.on(signal, listener);
+    }
+    entry.cleanups.set(cleanup, (entry.cleanups.get(cleanup) ?? 0) + 1);
+    return { signal, entry };
   });
-  return () => listeners.forEach((remove) => remove());
+  let undone = false;
+  return () => {
+    if (undone) return;
+    undone = true;
+    for (const { signal, entry } of installed) {
+      const count = (entry.cleanups.get(cleanup) ?? 0) - 1;
+      if (count > 0) entry.cleanups.set(cleanup, count);
+      else entry.cleanups.delete(cleanup);
+      if (entry.cleanups.size === 0 && table.get(signal) === entry) {
+        table.delete(signal);
+        process.removeListener(signal, entry.listener);
+      }
+    }
+  };
 }

@@ -6,7 +6,6 @@ import {
   BufferType,
   ElementSize,
   LengthMax,
-  SegmentLedger,
   TypeKey,
   byteLengthOf,
   loadNativeAddon,
@@ -14,6 +13,8 @@ import {
   makeView,
   parsePermissions,
   resolveTypeKey,
+  runEvery,
+  installSignalCleanup,
   validateBoolean,
   validateCount,
   validateOptions,
@@ -123,18 +124,40 @@ describe('makeView', () => {
   });
 });
 
-test('SegmentLedger counts created bytes until forgotten, and knows attached keys', () => {
-  const ledger = new SegmentLedger<string>();
-  ledger.noteCreated('/a', 100);
-  ledger.noteCreated('/b', 20);
-  ledger.noteAttached('/c');
-  expect(ledger.totalCreatedBytes()).toBe(120);
-  expect(ledger.keys().sort()).toEqual(['/a', '/b', '/c']);
-  expect(ledger.knows('/c')).toBe(true);
-  ledger.forget('/a');
-  ledger.forget('/c');
-  expect(ledger.totalCreatedBytes()).toBe(20);
-  expect(ledger.knows('/c')).toBe(false);
+test('runEvery runs every step, throws a lone failure as it is, and several as one ERR_SHM_CLEANUP', () => {
+  const ran: number[] = [];
+  expect(runEvery([() => ran.push(1), () => ran.push(2)])).toEqual([1, 2]);
+  const lone = new Error('lone');
+  expect(() => runEvery([() => { throw lone; }, () => ran.push(3)])).toThrow(lone);
+  expect(ran).toEqual([1, 2, 3]);
+  let thrown: any;
+  try {
+    runEvery([() => { throw new Error('first'); }, () => ran.push(4), () => { throw new Error('second'); }]);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(ran).toEqual([1, 2, 3, 4]);
+  expect(thrown.code).toBe('ERR_SHM_CLEANUP');
+  expect(thrown.message).toBe('2 of 3 cleanup steps failed: first; second');
+  expect(thrown.errors.map((error: Error) => error.message)).toEqual(['first', 'second']);
+});
+
+test('installSignalCleanup keeps one listener per signal, however many installs, and undoes each once', () => {
+  const before = process.listenerCount('SIGHUP');
+  const first = () => {};
+  const second = () => {};
+  const undo = [
+    installSignalCleanup(first, ['SIGHUP']),
+    installSignalCleanup(first, ['SIGHUP', 'SIGHUP']),
+    installSignalCleanup(second, ['SIGHUP']),
+  ];
+  expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+  undo[0]();
+  undo[0]();
+  undo[1]();
+  expect(process.listenerCount('SIGHUP')).toBe(before + 1); // second is still installed
+  undo[2]();
+  expect(process.listenerCount('SIGHUP')).toBe(before);
 });
 
 test('loadNativeAddon names every path it tried and why each failed', () => {

@@ -227,7 +227,7 @@ inline void ReleaseRange(Mapping* mapping) {
 
 class MappingRegistry {
  public:
-  MappingRegistry() = default;
+  MappingRegistry() : serial_(nextSerial_.fetch_add(1, std::memory_order_relaxed) + 1) {}
   MappingRegistry(const MappingRegistry&) = delete;
   MappingRegistry& operator=(const MappingRegistry&) = delete;
 
@@ -341,6 +341,10 @@ class MappingRegistry {
   }
 
   size_t MappedBytes() const { return mappedBytes_; }
+
+  // This thread's number, never reused in the process (an ended worker's
+  // environment address may be).
+  uint64_t Serial() const { return serial_; }
 
   // This environment's registry (the addon's instance data).
   static MappingRegistry& Of(Napi::Env env) { return *env.GetInstanceData<MappingRegistry>(); }
@@ -525,6 +529,8 @@ class MappingRegistry {
   napi_env env_ = nullptr;
   uint64_t epochSeen_ = 0;
   size_t mappedBytes_ = 0;
+  uint64_t serial_;
+  static inline std::atomic<uint64_t> nextSerial_{0};
 };
 
 }  // namespace shm
