@@ -174,6 +174,36 @@ describe("shm-typed-array's results", () => {
     expect(fs.statSync(devShm(name)).mode & 0o777).toBe(mode);
   });
 
+  const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+  const GIB8 = 2 ** 30; // Float64Array elements in 8 GiB
+
+  test('past 4 GiB: 8 GiB typed arrays of both kinds, as shm-typed-array makes them; on Node 20 a clear RangeError', () => {
+    const name = scratch.name();
+    const lazy = { reserve: false }; // no pages until written: two are
+    if (NODE_MAJOR < 22) {
+      // Node-API wraps at most buffer.constants.MAX_LENGTH (4 GiB) of foreign memory there.
+      expect(() => shm.create(GIB8, 'Float64Array', name, undefined, lazy)).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('buffer.constants.MAX_LENGTH') }),
+      );
+      return;
+    }
+    const posixArray = shm.create(GIB8, 'Float64Array', name, undefined, lazy)!;
+    const key = scratch.key();
+    const sysvArray = shm.create(GIB8, 'Float64Array', key)!;
+    for (const array of [posixArray, sysvArray]) {
+      expect(array.length).toBe(GIB8);
+      array[0] = 1.5;
+      array[GIB8 - 1] = 2.5;
+    }
+    for (const id of [name, key]) {
+      const view = shm.get(id, 'Float64Array')!;
+      expect([view.length, view[0], view[GIB8 - 1]]).toEqual([GIB8, 1.5, 2.5]);
+    }
+    expect(shm.get(name, 'Uint8Array')!.length).toBe(GIB8 * 8);
+    expect(shm.destroy(name)).toBe(true);
+    expect(shm.destroy(key)).toBe(true);
+  });
+
   test('bad counts are RangeErrors with shm-typed-array\'s message', () => {
     expect(() => shm.create(0)).toThrow(new RangeError(`Count should be 1 .. ${shm.LengthMax}`));
     expect(() => shm.create(1, 'Buffer', 0)).toThrow(new RangeError('Shm key should be 1 .. 4294967294'));

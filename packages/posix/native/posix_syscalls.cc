@@ -102,6 +102,11 @@ OpenResult Attach(const OpenRequest& request) {
   if (fd == -1) {
     int errnum = errno;
     if (errnum == ENOENT) return OpenResult{OpenOutcome::kMissing};
+    if (errnum == EISDIR) {  // a directory opened for writing
+      OpenResult result{OpenOutcome::kNotRegularFile};
+      result.fileType = S_IFDIR;
+      return result;
+    }
     return Failure("shm_open", errnum);
   }
   struct stat status;

@@ -155,8 +155,8 @@ export function detach(key: number, forceDestroy = false): number {
   binding.unmap(segmentKey);
   const ids = attachedIds.get(segmentKey);
   if (!ids) return force ? (binding.remove(segmentKey) ? 0 : -1) : -1;
-  const left = runEvery([...ids].map((id) => () => settle(segmentKey, id, force)));
-  return left.some((count) => count >= 0) ? Math.max(...left) : -1;
+  const left = runEvery([...ids].map((id) => () => settle(segmentKey, id, force).left));
+  return Math.max(...left);
 }
 
 /**
@@ -206,27 +206,38 @@ export function listSegments(): SegmentInfo[] {
 /** Permission errors of IPC_RMID: the segment is another user's to remove. */
 const NOT_OURS_TO_REMOVE = new Set(['EPERM', 'EACCES']);
 
-/**
- * Destroys the segment `id` (still holding `key`) if forced, or if no process
- * attaches it and this process may remove it; returns what detach() returns.
- */
-function settle(key: number, id: number, force: boolean): number {
-  const left = force ? (binding.remove(key, id) ? 0 : -1) : settleUnforced(key, id);
-  // Still attached elsewhere: this thread keeps knowing it, and a later
-  // detach or detachAll destroys it once it is unattached.
-  if (left <= 0) forgetId(key, id);
-  return left;
+interface Settled {
+  /** The attach count left; -1 when the segment is gone. */
+  left: number;
+  /** Whether this call removed it. */
+  destroyed: boolean;
 }
 
-function settleUnforced(key: number, id: number): number {
+/**
+ * Destroys the segment `id` (still holding `key`) if forced, or if no process
+ * attaches it and this process may remove it.
+ */
+function settle(key: number, id: number, force: boolean): Settled {
+  const settled = force ? removed(binding.remove(key, id)) : settleUnforced(key, id);
+  // Still attached elsewhere: this thread keeps knowing it, and a later
+  // detach or detachAll destroys it once it is unattached.
+  if (settled.left <= 0) forgetId(key, id);
+  return settled;
+}
+
+function removed(existed: boolean): Settled {
+  return existed ? { left: 0, destroyed: true } : { left: -1, destroyed: false };
+}
+
+function settleUnforced(key: number, id: number): Settled {
   const attachments = binding.attachCount(key, id);
-  if (attachments !== 0) return attachments;
+  if (attachments !== 0) return { left: attachments, destroyed: false };
   try {
-    binding.remove(key, id);
+    return removed(binding.remove(key, id));
   } catch (error) {
     if (!NOT_OURS_TO_REMOVE.has((error as { code?: string }).code ?? '')) throw error;
+    return { left: 0, destroyed: false }; // unattached, and its owner's to remove
   }
-  return 0;
 }
 
 function forgetId(key: number, id: number): void {
@@ -248,7 +259,7 @@ export function destroy(key: number): boolean {
  */
 export function detachAll(): number {
   binding.unmapAll();
-  const steps = [...attachedIds].flatMap(([key, ids]) => [...ids].map((id) => () => settle(key, id, false) === 0));
+  const steps = [...attachedIds].flatMap(([key, ids]) => [...ids].map((id) => () => settle(key, id, false).destroyed));
   return runEvery(steps).filter(Boolean).length;
 }
 

@@ -197,7 +197,10 @@ export function validateCount(count: unknown): number {
 export function byteLengthOf(count: number, typeKey: TypeKey): number {
   const bytes = count * ElementSize[typeKey];
   if (bytes > LengthMax) {
-    throw outOfRange(`${count} ${typeKey} elements take ${bytes} bytes; a segment holds at most ${LengthMax} bytes`);
+    throw outOfRange(
+      `${count} ${typeKey} elements take ${bytes} bytes; a segment holds at most ${LengthMax} bytes ` +
+        `(buffer.constants.MAX_LENGTH: Node.js ${process.version} wraps no more memory it does not own in an ArrayBuffer)`,
+    );
   }
   return bytes;
 }

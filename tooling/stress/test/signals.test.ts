@@ -28,6 +28,20 @@ test.each(['SIGINT', 'SIGTERM'] as const)('%s: everything created is destroyed, 
   expect(exists(name, key)).toEqual({ posix: false, sysv: false });
 });
 
+test.each(['every-helper', 'worker'])('%s: SIGTERM still destroys everything and ends the process', async (mode) => {
+  // every-helper: before, each helper took the others for the application's
+  // own listener and stood aside, and SIGTERM did nothing. worker: before,
+  // what a worker created was in that thread's ledger, out of the handler's reach.
+  const [name, key] = [scratch.name(), scratch.key()];
+  const result = await runChild(child, [mode, name, String(key)], (message, process) => {
+    expect(exists(name, key)).toEqual({ posix: true, sysv: true });
+    process.kill('SIGTERM');
+  }, { timeoutMs: 10000 });
+  expect(result.messages).toEqual([{ ready: true }]);
+  expect({ signal: result.signal, code: result.code }).toEqual({ signal: 'SIGTERM', code: null });
+  expect(exists(name, key)).toEqual({ posix: false, sysv: false });
+});
+
 test("an application's own SIGTERM listener keeps the signal: the helper stands aside", async () => {
   const [name, key] = [scratch.name(), scratch.key()];
   const result = await runChild(child, ['app-handler', name, String(key)], (message, process) => {
