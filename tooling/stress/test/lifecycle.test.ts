@@ -125,8 +125,21 @@ describe('names a hostile local user can plant', () => {
     );
   });
 
+  /** Removes what a test made under names starting with `prefix` (only a failing run makes any). */
+  const removeStartingWith = (prefix: string) => {
+    for (const file of fs.readdirSync('/dev/shm')) if (file.startsWith(prefix.slice(1))) fs.rmSync(`/dev/shm/${file}`);
+  };
+
   test('names that are not well-formed Unicode are refused: they would alias another name', () => {
     const name = scratch.name();
+    try {
+      refusesLoneSurrogates(name);
+    } finally {
+      removeStartingWith(name);
+    }
+  });
+
+  function refusesLoneSurrogates(name: string) {
     const lone = `${name}\uD800`;
     for (const bad of [lone, `${name}\uDBFF`, `${name}\uDC00x`]) {
       expect(() => posix.create(4, 'Buffer', bad)).toThrow(
@@ -143,12 +156,17 @@ describe('names a hostile local user can plant', () => {
     const pair = `${name}\uD83D\uDE00`; // a surrogate pair is fine
     expect(posix.create(4, 'Buffer', pair)).not.toBeNull();
     expect(posix.destroy(pair)).toBe(true);
-  });
+  }
 
   test("'sem.' names are refused: glibc's named semaphores live there, and listObjects hides them", () => {
-    expect(() => posix.create(4, 'Buffer', '/sem.shm-test')).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'sem.'") }),
-    );
+    const name = `/sem.${scratch.name().slice(1)}`;
+    try {
+      expect(() => posix.create(4, 'Buffer', name)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'sem.'") }),
+      );
+    } finally {
+      removeStartingWith(name);
+    }
   });
 
   test('a planted symlink is ELOOP for get and a taken name for create; its target is untouched', () => {
