@@ -116,9 +116,21 @@ export function sweepStale(): void {
   for (const file of fs.readdirSync(os.tmpdir())) {
     if (stalePid(file)) fs.rmSync(path.join(os.tmpdir(), file), { recursive: true, force: true });
   }
+  // A test-range key names its test process by pid & 0xffff (see uniqueKey):
+  // stale when its creator is gone and no running process could own the range
+  // (a test may have a short-lived child create a segment for it).
+  const rangeOwners = new Set(runningPids().map((pid) => pid & 0xffff));
   for (const segment of systemVSegments()) {
-    if ((segment.key & 0xff000000) >>> 0 === KEY_BASE && !isAlive(segment.creator)) removeSegment(segment.id);
+    const inTestRange = (segment.key & 0xff000000) >>> 0 === KEY_BASE;
+    if (inTestRange && !isAlive(segment.creator) && !rangeOwners.has((segment.key >>> 8) & 0xffff)) {
+      removeSegment(segment.id);
+    }
   }
+}
+
+/** The pids of every process now, from /proc. */
+function runningPids(): number[] {
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number);
 }
 
 /** Every System V segment of the machine, from /proc/sysvipc/shm: key, id and creator pid in one read. */
