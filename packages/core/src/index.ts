@@ -177,8 +177,14 @@ export function getTotalCreatedSize(): number {
  * destroyed, both kinds; returns how many.
  */
 export function destroyCreated(): number {
-  const [posixDestroyed, sysvDestroyed] = runEvery([posix.destroyCreated, sysv.destroyCreated]);
-  return posixDestroyed + sysvDestroyed;
+  const created = posix.createdNames();
+  try {
+    const [posixDestroyed, sysvDestroyed] = runEvery([posix.destroyCreated, sysv.destroyCreated]);
+    return posixDestroyed + sysvDestroyed;
+  } finally {
+    const left = new Set(posix.createdNames());
+    for (const name of created) if (!left.has(name)) knownNames.delete(name);
+  }
 }
 
 /**

@@ -108,6 +108,13 @@ describe("shm-typed-array's results", () => {
     expect(shm.detach(scratch.name())).toBe(-1); // never known here
   });
 
+  test('POSIX: after destroyCreated, detach of a destroyed name is -1', () => {
+    const name = scratch.name();
+    shm.create(4, 'Buffer', name);
+    expect(shm.destroyCreated()).toBe(1);
+    expect(shm.detach(name)).toBe(-1);
+  });
+
   test("'//name' is '/name', as glibc's shm_open made it for shm-typed-array", () => {
     const name = scratch.name();
     const array = shm.create(4, 'Buffer', '/' + name)!;

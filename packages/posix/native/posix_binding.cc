@@ -7,6 +7,7 @@
 #include <shm/arguments.h>
 #include <shm/created_ledger.h>
 #include <shm/mapping_registry.h>
+#include <shm/populate.h>
 #include <shm/system_error.h>
 
 #include <sys/mman.h>
@@ -74,6 +75,9 @@ const char* FileTypeName(mode_t type) {
   }
 }
 
+Napi::Value OpenWith(Napi::Env env, const OpenRequest& request);
+Napi::Value Publish(Napi::Env env, MappingRegistry& registry, const OpenRequest& request, const OpenResult& result);
+
 // open(name, dataBytes, create, mode, readonly, prefixed, reserve, populate): ArrayBuffer | null
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -90,9 +94,12 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "the prefixed layout's header does not fit");
   }
   if (request.create && request.dataBytes == 0) {
-    throw Napi::RangeError::New(env, "a new shm object needs at least one byte");
+    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "a new shm object needs at least one byte");
   }
+  return OpenWith(env, request);
+}
 
+Napi::Value OpenWith(Napi::Env env, const OpenRequest& request) {
   // A truncation a fault found in this thread's mappings of the name is
   // reported first, before anything new is mapped.
   MappingRegistry::Of(env).ReportLostPages(env, &request.name);
@@ -122,28 +129,60 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       break;
   }
   MappingRegistry& registry = MappingRegistry::Of(env);
-  if (request.create) {
-    try {
-      Created().Note({request.name, -1, result.mapLength, registry.Serial()});
-    } catch (const std::bad_alloc&) {
-      munmap(result.base, result.mapLength);
-      UnlinkObject(request.name);  // just made by this call: nobody else has it yet
-      throw NoMemoryError(env);
-    }
-  }
   // Guarded: a peer that shrinks the object must not kill this process.
-  try {
+  if (!request.create) {
     return registry.Adopt(env, request.name, result.base, result.mapLength, result.dataOffset, result.dataLength,
                           Guard::kFile);
+  }
+  return Publish(env, registry, request, result);
+}
+
+// A create's last steps, in the order that leaves nothing behind on failure:
+// note it in the ledger and adopt its mapping while the file has no name,
+// then publish the name, then populate. (An object named first, where
+// unnamed files cannot be linked, is unlinked by name if these fail.)
+Napi::Value Publish(Napi::Env env, MappingRegistry& registry, const OpenRequest& request, const OpenResult& result) {
+  int fd = result.pendingFd;
+  auto abandon = [&](bool published) {
+    Created().Forget(request.name, -1);
+    if (fd == -1) UnlinkObject(request.name);  // named first, by this call
+    else if (published) UnlinkIfSame(request.name, fd);
+    if (fd != -1) CloseUnpublished(fd);
+  };
+  try {
+    Created().Note({request.name, -1, result.mapLength, registry.Serial()});
+  } catch (const std::bad_alloc&) {
+    munmap(result.base, result.mapLength);
+    abandon(false);
+    throw NoMemoryError(env);
+  }
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = registry.Adopt(env, request.name, result.base, result.mapLength, result.dataOffset, result.dataLength,
+                            Guard::kFile);
   } catch (...) {
-    // Adopt has unmapped it. An object this call made goes too: no caller
-    // ever saw it, and a create must not half succeed.
-    if (request.create) {
-      UnlinkObject(request.name);
-      Created().Forget(request.name, -1);
-    }
+    abandon(false);  // Adopt has unmapped it
     throw;
   }
+  if (fd != -1) {
+    int errnum = PublishObject(request.name, fd);
+    if (errnum != 0) {
+      registry.DetachNewest(env, request.name);  // the mapping just adopted
+      abandon(false);
+      if (errnum == EEXIST) return env.Null();
+      if (errnum == ENOTSUP) return OpenWith(env, request);  // no /proc: once more, named first
+      throw SystemError(env, errnum, "linkat", PathSubject(env, request.name));
+    }
+  }
+  if (request.populate) {
+    if (int errnum = PopulateMapping(result.base, result.mapLength); errnum != 0) {
+      registry.DetachNewest(env, request.name);
+      abandon(true);
+      throw SystemError(env, errnum, "madvise", PathSubject(env, request.name));
+    }
+  }
+  if (fd != -1) CloseUnpublished(fd);
+  return buffer;
 }
 
 // unmap(name): how many attachments of this thread were neutered and unmapped

@@ -1,14 +1,20 @@
 // POSIX shared memory objects: the system calls.
 // See shm_open(3), shm_unlink(3), open(2) (O_TMPFILE, O_NONBLOCK), linkat(2),
-// ftruncate(2), posix_fallocate(3), fstat(2), pread(2), pwrite(2), mmap(2),
-// madvise(2), munmap(2).
+// fstatat(2), ftruncate(2), posix_fallocate(3), fchmod(2), pread(2),
+// pwrite(2), mmap(2), munmap(2), proc(5) (/proc/self/status: Umask).
 //
 // An object is made complete before it has a name: create opens an unnamed
 // file in /dev/shm (O_TMPFILE), sizes it, reserves its pages, writes the
-// prefixed layout's header and maps it, and only then links it under its
+// prefixed layout's header and maps it; the binding then takes the mapping
+// into its registry, and only then PublishObject links the file under its
 // name. linkat fails with EEXIST if the name is taken, as O_EXCL would, so a
 // reader polling get() sees either nothing or the whole object, and a create
 // that fails (or a process that dies half-way) leaves no name behind.
+// (/proc/PID/maps shows such a mapping as "/dev/shm/#<inode> (deleted)",
+// since it was made before the name; lsof and fuser find it by inode.)
+// Where the unnamed file cannot be linked (no /proc, and no
+// CAP_DAC_READ_SEARCH for AT_EMPTY_PATH), create falls back to naming the
+// file first (O_CREAT | O_EXCL), as shm_open does.
 //
 // The prefixed layout's header is read and written through the descriptor,
 // never through the mapping: until the mapping registry guards it, a peer
@@ -24,8 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace shm::posix {
 namespace {
@@ -42,24 +50,64 @@ OpenResult Failure(const char* syscall, int errnum) {
   return result;
 }
 
-// A create that fails half-way: the file has no name yet, so closing it
-// (and unmapping what was mapped) removes every trace.
+OpenResult NotRegular(mode_t type) {
+  OpenResult result{OpenOutcome::kNotRegularFile};
+  result.fileType = type & S_IFMT;
+  return result;
+}
+
+// A create that fails before its file is named: closing the file (and
+// unmapping what was mapped) removes every trace.
 OpenResult AbandonCreate(int fd, void* base, size_t mapLength, const char* syscall, int errnum) {
   if (base != nullptr) munmap(base, mapLength);
   close(fd);
   return Failure(syscall, errnum);
 }
 
-OpenResult Create(const OpenRequest& request) {
-  // The mode is filtered by the umask, as shm_open and fs.open filter it.
-  int fd = open(kDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, request.mode);
-  if (fd == -1) return Failure("shm_open", errno);
+// The process's umask, from /proc/self/status (umask(2) cannot read it
+// without changing it for every thread); -1 if it cannot be read.
+int CurrentUmask() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return -1;
+  char line[256];
+  int mask = -1;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::strncmp(line, "Umask:", 6) == 0) {
+      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
+      break;
+    }
+  }
+  std::fclose(status);
+  return mask;
+}
 
+// Whether the kernel filters an O_TMPFILE's mode through the umask, as it
+// does for O_CREAT. Linux before 6.0 did not on a tmpfs without POSIX ACLs.
+// Learnt once, from a file made with mode 0777 while the umask is not 0.
+enum class TmpfileUmask { kUnknown, kApplied, kIgnored };
+std::atomic<TmpfileUmask> tmpfileUmask{TmpfileUmask::kUnknown};
+
+TmpfileUmask LearnTmpfileUmask() {
+  TmpfileUmask known = tmpfileUmask.load(std::memory_order_relaxed);
+  if (known != TmpfileUmask::kUnknown) return known;
+  int mask = CurrentUmask();
+  if (mask <= 0) return TmpfileUmask::kUnknown;  // nothing to learn from (or no /proc)
+  int fd = open(kDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0777);
+  if (fd == -1) return TmpfileUmask::kUnknown;
+  struct stat status;
+  bool stat = fstat(fd, &status) == 0;
+  close(fd);
+  if (!stat) return TmpfileUmask::kUnknown;
+  known = (status.st_mode & 0777) == 0777 ? TmpfileUmask::kIgnored : TmpfileUmask::kApplied;
+  tmpfileUmask.store(known, std::memory_order_relaxed);
+  return known;
+}
+
+// Sizes, reserves and heads the new object on `fd`, and maps it.
+OpenResult Fill(int fd, const OpenRequest& request) {
   size_t dataOffset = request.prefixed ? kPrefixBytes : 0;
   size_t mapLength = dataOffset + request.dataBytes;
-  if (ftruncate(fd, static_cast<off_t>(mapLength)) == -1) {
-    return AbandonCreate(fd, nullptr, 0, "ftruncate", errno);
-  }
+  if (ftruncate(fd, static_cast<off_t>(mapLength)) == -1) return AbandonCreate(fd, nullptr, 0, "ftruncate", errno);
   if (request.reserve) {
     // posix_fallocate returns the error instead of setting errno.
     int errnum = posix_fallocate(fd, 0, static_cast<off_t>(mapLength));
@@ -70,27 +118,56 @@ OpenResult Create(const OpenRequest& request) {
   }
   void* base = mmap(nullptr, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return AbandonCreate(fd, nullptr, 0, "mmap", errno);
-  if (request.populate) {
-    if (int errnum = PopulateMapping(base, mapLength); errnum != 0) {
-      return AbandonCreate(fd, base, mapLength, "madvise", errnum);
-    }
-  }
-  // Publish: the unnamed file gets its name, or the create finds it taken.
-  // (linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the
-  // descriptor's /proc path is the way open(2) documents for everyone.)
-  char descriptor[32];
-  std::snprintf(descriptor, sizeof descriptor, "/proc/self/fd/%d", fd);
-  if (linkat(AT_FDCWD, descriptor, AT_FDCWD, PathOf(request.name).c_str(), AT_SYMLINK_FOLLOW) == -1) {
-    OpenResult failed = AbandonCreate(fd, base, mapLength, "linkat", errno);
-    return failed.errnum == EEXIST ? OpenResult{OpenOutcome::kExists} : failed;
-  }
-  close(fd);  // the mapping keeps the object open
-
   OpenResult result{OpenOutcome::kMapped};
   result.base = base;
   result.mapLength = mapLength;
   result.dataOffset = dataOffset;
   result.dataLength = request.dataBytes;
+  return result;
+}
+
+// The fallback: name first, as shm_open does (a reader may see it unfinished).
+OpenResult CreateNamed(const OpenRequest& request) {
+  int fd = open(PathOf(request.name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, request.mode);
+  if (fd == -1) {
+    int errnum = errno;
+    return errnum == EEXIST ? OpenResult{OpenOutcome::kExists} : Failure("shm_open", errnum);
+  }
+  OpenResult result = Fill(fd, request);
+  if (result.outcome != OpenOutcome::kMapped) {
+    unlink(PathOf(request.name).c_str());  // made by this call, still unfinished
+    return result;
+  }
+  close(fd);  // the mapping keeps the object open
+  return result;
+}
+
+bool canLinkUnnamed = true;  // until linkat finds neither /proc nor the capability
+
+OpenResult Create(const OpenRequest& request) {
+  // A taken name is the common failure: answer it before doing any work.
+  // (Only a hint: linkat decides, atomically.)
+  struct stat existing;
+  if (fstatat(AT_FDCWD, PathOf(request.name).c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    return OpenResult{OpenOutcome::kExists};
+  }
+  if (!__atomic_load_n(&canLinkUnnamed, __ATOMIC_RELAXED)) return CreateNamed(request);
+  // The mode is filtered by the umask, as shm_open and fs.open filter it.
+  int fd = open(kDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, request.mode);
+  if (fd == -1) {
+    int errnum = errno;
+    // No O_TMPFILE here (an old kernel, another file system): name it first.
+    if (errnum == EOPNOTSUPP || errnum == EISDIR || errnum == EINVAL) return CreateNamed(request);
+    return Failure("shm_open", errnum);
+  }
+  if (LearnTmpfileUmask() == TmpfileUmask::kIgnored) {
+    int mask = CurrentUmask();
+    if (mask > 0 && fchmod(fd, request.mode & ~static_cast<mode_t>(mask)) == -1) {
+      return AbandonCreate(fd, nullptr, 0, "fchmod", errno);
+    }
+  }
+  OpenResult result = Fill(fd, request);
+  if (result.outcome == OpenOutcome::kMapped) result.pendingFd = fd;
   return result;
 }
 
@@ -102,10 +179,11 @@ OpenResult Attach(const OpenRequest& request) {
   if (fd == -1) {
     int errnum = errno;
     if (errnum == ENOENT) return OpenResult{OpenOutcome::kMissing};
-    if (errnum == EISDIR) {  // a directory opened for writing
-      OpenResult result{OpenOutcome::kNotRegularFile};
-      result.fileType = S_IFDIR;
-      return result;
+    // A directory opened for writing (EISDIR), a socket (ENXIO), a device on
+    // a nodev mount (EACCES): say what is there instead, if it is not a file.
+    struct stat status;
+    if (lstat(PathOf(request.name).c_str(), &status) == 0 && !S_ISREG(status.st_mode) && !S_ISLNK(status.st_mode)) {
+      return NotRegular(status.st_mode);
     }
     return Failure("shm_open", errnum);
   }
@@ -117,9 +195,7 @@ OpenResult Attach(const OpenRequest& request) {
   }
   if (!S_ISREG(status.st_mode)) {
     close(fd);
-    OpenResult result{OpenOutcome::kNotRegularFile};
-    result.fileType = status.st_mode & S_IFMT;
-    return result;
+    return NotRegular(status.st_mode);
   }
   size_t objectBytes = static_cast<size_t>(status.st_size);
   size_t dataOffset = request.prefixed ? kPrefixBytes : 0;
@@ -174,6 +250,36 @@ OpenResult Attach(const OpenRequest& request) {
 
 OpenResult OpenObject(const OpenRequest& request) {
   return request.create ? Create(request) : Attach(request);
+}
+
+int PublishObject(const std::string& name, int fd) {
+  // linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the
+  // descriptor's /proc path is the way open(2) documents for everyone.
+  char descriptor[32];
+  std::snprintf(descriptor, sizeof descriptor, "/proc/self/fd/%d", fd);
+  std::string path = PathOf(name);
+  if (linkat(AT_FDCWD, descriptor, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+  int errnum = errno;
+  if (errnum != ENOENT) return errnum;
+  // No /proc: the capability may be there.
+  if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
+  errnum = errno;
+  if (errnum == ENOENT || errnum == EPERM) {
+    __atomic_store_n(&canLinkUnnamed, false, __ATOMIC_RELAXED);
+    return ENOTSUP;  // the caller makes it again, named first
+  }
+  return errnum;
+}
+
+void CloseUnpublished(int fd) { close(fd); }
+
+int UnlinkIfSame(const std::string& name, int fd) {
+  struct stat ours;
+  struct stat named;
+  if (fstat(fd, &ours) == -1) return errno;
+  if (fstatat(AT_FDCWD, PathOf(name).c_str(), &named, AT_SYMLINK_NOFOLLOW) == -1) return errno;
+  if (ours.st_dev != named.st_dev || ours.st_ino != named.st_ino) return 0;  // no longer ours to remove
+  return unlink(PathOf(name).c_str()) == -1 ? errno : 0;
 }
 
 int UnlinkObject(const std::string& name) {

@@ -1,6 +1,7 @@
 // POSIX shared memory objects: the system calls, and nothing of JavaScript.
-// Follows shm_open(3), shm_unlink(3), open(2), linkat(2), ftruncate(2),
-// posix_fallocate(3), fstat(2), mmap(2), madvise(2) and munmap(2).
+// Follows shm_open(3), shm_unlink(3), open(2), linkat(2), fstatat(2),
+// ftruncate(2), posix_fallocate(3), fstat(2), fchmod(2), mmap(2),
+// madvise(2) and munmap(2).
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +25,8 @@ struct OpenRequest {
   bool reserve;        // create: allocate every page now (posix_fallocate), so that a
                        // full /dev/shm fails the create with ENOSPC instead of killing
                        // the process with SIGBUS at some later write
-  bool populate;       // map every page now (shm/populate.h)
+  bool populate;       // attach: map every page now (shm/populate.h); a create's
+                       // caller populates after PublishObject
 };
 
 enum class OpenOutcome {
@@ -42,6 +44,8 @@ struct OpenResult {
   size_t mapLength = 0;
   size_t dataOffset = 0;
   size_t dataLength = 0;
+  int pendingFd = -1;      // create, kMapped: the unnamed file, for PublishObject
+                           // (-1: the object was named first, see posix_syscalls.cc)
   size_t objectBytes = 0;  // kBadLayout: the object's size
   mode_t fileType = 0;     // kNotRegularFile: st_mode & S_IFMT
   int errnum = 0;
@@ -49,6 +53,16 @@ struct OpenResult {
 };
 
 OpenResult OpenObject(const OpenRequest& request);
+
+// Links a create's unnamed file under `name`: 0, EEXIST if the name is taken,
+// ENOTSUP if this process cannot link unnamed files (no /proc: then the
+// caller creates again, and OpenObject names the file first), or the errno.
+int PublishObject(const std::string& name, int fd);
+void CloseUnpublished(int fd);
+
+// Unlinks `name` if it still names the file open on `fd`: 0, or the errno.
+// (For a create that fails after it published its name.)
+int UnlinkIfSame(const std::string& name, int fd);
 
 
 // shm_unlink: 0, or the errno it failed with.

@@ -224,6 +224,11 @@ export function listObjects(): ObjectInfo[] {
   return objects;
 }
 
+/** The names of the objects this process created, in any thread, and has not destroyed. */
+export function createdNames(): string[] {
+  return binding.createdNames();
+}
+
 /**
  * Destroys every object this process created, in any thread, and has not
  * destroyed; returns how many. This thread's mappings of them are unmapped;
@@ -231,7 +236,7 @@ export function listObjects(): ObjectInfo[] {
  * Every object is tried; what failed is reported once, after the last.
  */
 export function destroyCreated(): number {
-  return runEvery(binding.createdNames().map((name) => () => destroy(name))).filter(Boolean).length;
+  return runEvery(createdNames().map((name) => () => destroy(name))).filter(Boolean).length;
 }
 
 /**

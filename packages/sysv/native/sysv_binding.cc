@@ -9,6 +9,8 @@
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
+#include <sys/shm.h>
+
 #include <string>
 #include <vector>
 
@@ -23,8 +25,10 @@ uint32_t KeyArgument(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<uint32_t>(IntegerArgument(info, index, 1, kMaxKey));
 }
 
-// Mappings are registered under the key's decimal text.
-std::string SegmentName(uint32_t key) { return std::to_string(key); }
+// Mappings are registered under "<key>#<shmid>": a key names whichever
+// segment holds it now, so one thread may attach two segments of one key
+// (the first removed, a newcomer made since), and each is detached on its own.
+std::string SegmentName(uint32_t key, int64_t id) { return std::to_string(key) + "#" + std::to_string(id); }
 
 // A shmid argument: -1 (act on the key's current segment) or 0 .. INT_MAX.
 int64_t IdArgument(const Napi::CallbackInfo& info, size_t index) {
@@ -63,31 +67,42 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       break;
   }
   MappingRegistry& registry = MappingRegistry::Of(env);
-  Napi::Array opened;
+  std::string segment = SegmentName(request.key, result.id);
+  bool adopted = false;
   try {
-    if (request.create) Created().Note({SegmentName(request.key), result.id, result.bytes, registry.Serial()});
-    opened = Napi::Array::New(env, 2);
+    Napi::Array opened = Napi::Array::New(env, 2);
     opened.Set(1u, Napi::Number::New(env, result.id));
-    opened.Set(0u, registry.Adopt(env, SegmentName(request.key), result.base, result.bytes, 0, result.bytes,
+    if (request.create) {
+      try {
+        Created().Note({std::to_string(request.key), result.id, result.bytes, registry.Serial()});
+      } catch (const std::bad_alloc&) {
+        throw NoMemoryError(env);
+      }
+    }
+    adopted = true;  // from here on Adopt releases the attachment if it fails
+    opened.Set(0u, registry.Adopt(env, segment, result.base, result.bytes, 0, result.bytes,
                                   request.readonly ? Guard::kReadonly : Guard::kNone));
+    return opened;
   } catch (...) {
+    if (!adopted) shmdt(result.base);
     // A segment this call made goes too: no caller ever saw it.
     if (request.create) {
       const char* syscall = nullptr;
       int64_t id = result.id;
       RemoveSegment(request.key, &id, &syscall);
-      Created().Forget(SegmentName(request.key), result.id);
+      Created().Forget(std::to_string(request.key), result.id);
     }
     throw;
   }
-  return opened;
 }
 
-// unmap(key): how many attachments of this thread were neutered and detached
+// unmap(key, id): how many of this thread's attachments of shmid `id` (under
+// `key`) were neutered and detached
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t key = KeyArgument(info, 0);
-  return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, SegmentName(key))));
+  int64_t id = static_cast<int64_t>(IntegerArgument(info, 1, 0, 2147483647.0));
+  return Napi::Number::New(env, static_cast<double>(MappingRegistry::Of(env).UnmapSegment(env, SegmentName(key, id))));
 }
 
 // attachCount(key, id?): the system-wide attach count of shmid `id` (of the
@@ -109,7 +124,7 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
   const char* syscall = nullptr;
   int errnum = RemoveSegment(key, &id, &syscall);
   if (errnum == 0 || errnum == ENOENT) {
-    if (id >= 0) Created().Forget(SegmentName(key), id);
+    if (id >= 0) Created().Forget(std::to_string(key), id);
   }
   if (errnum == ENOENT) return Napi::Boolean::New(env, false);
   if (errnum != 0) throw SystemError(env, errnum, syscall, KeySubject(env, key));

@@ -152,9 +152,9 @@ export function get<K extends TypeKey = 'Buffer'>(key: number, typeKey?: K, opti
 export function detach(key: number, forceDestroy = false): number {
   const segmentKey = validateKey(key);
   const force = validateBoolean('forceDestroy', forceDestroy);
-  binding.unmap(segmentKey);
   const ids = attachedIds.get(segmentKey);
   if (!ids) return force ? (binding.remove(segmentKey) ? 0 : -1) : -1;
+  for (const id of ids) binding.unmap(segmentKey, id);
   const left = runEvery([...ids].map((id) => () => settle(segmentKey, id, force).left));
   return Math.max(...left);
 }
@@ -231,6 +231,7 @@ function removed(existed: boolean): Settled {
 
 function settleUnforced(key: number, id: number): Settled {
   const attachments = binding.attachCount(key, id);
+  if (attachments < 0) binding.remove(key, id); // gone: out of the created ledger too
   if (attachments !== 0) return { left: attachments, destroyed: false };
   try {
     return removed(binding.remove(key, id));
@@ -282,7 +283,7 @@ export function getTotalCreatedSize(): number {
  */
 export function destroyCreated(): number {
   const steps = binding.createdSegments().map(([key, id]) => () => {
-    binding.unmap(key);
+    binding.unmap(key, id); // this segment's attachments only, not a newcomer's under the key
     forgetId(key, id);
     return binding.remove(key, id);
   });

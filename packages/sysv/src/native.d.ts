@@ -15,8 +15,8 @@ export interface SysvBinding {
     readonly: boolean,
     populate: boolean,
   ): [buffer: ArrayBuffer, id: number] | null;
-  /** Neuters and detaches this thread's attachments of `key`; returns how many. */
-  unmap(key: number): number;
+  /** Neuters and detaches this thread's attachments of shmid `id` (under `key`); returns how many. */
+  unmap(key: number, id: number): number;
   /** Neuters and detaches all of this thread's attachments; returns how many. */
   unmapAll(): number;
   /**

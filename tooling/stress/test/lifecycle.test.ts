@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as shm from '@shm/core';
@@ -30,6 +31,28 @@ describe('System V cleanup acts on the segment it made, never on the key', () =>
     expect(newcomer[0]).toBe(42);
   });
 
+  test('destroyCreated leaves the views of a newcomer under a reused key alone, and forgets what went', () => {
+    const key = scratch.key();
+    sysv.create(4096, 'Buffer', key)![0] = 1;
+    execFileSync('ipcrm', ['-M', String(key)]); // ours goes once detached; the key is free
+    const maker = `require('@shm/sysv').create(4096, 'Buffer', ${key})[0] = 42;`;
+    execFileSync(process.execPath, ['-e', maker], { cwd: path.join(__dirname, 'children') });
+    const newcomer = sysv.get(key)!;
+    expect(sysv.getTotalCreatedSize()).toBe(4096); // ours, removed but still attached
+    expect(sysv.destroyCreated()).toBe(0); // ours was removed already: nothing to destroy
+    expect(newcomer.length).toBe(4096); // never neutered
+    expect(newcomer[0]).toBe(42);
+    expect(sysv.getTotalCreatedSize()).toBe(0);
+  });
+
+  test('a segment found gone leaves the created ledger at detach', () => {
+    const key = scratch.key();
+    sysv.create(4096, 'Buffer', key);
+    execFileSync('ipcrm', ['-M', String(key)]);
+    expect(sysv.detach(key)).toBe(-1);
+    expect(sysv.getTotalCreatedSize()).toBe(0);
+  });
+
   test("a reader detaches another user's segment without removing it, and still cleans up its own", async () => {
     const [theirs, own] = [scratch.key(), scratch.key()];
     // Made by a process that exits without cleanup: it stays, and nobody attaches it.
@@ -42,6 +65,22 @@ describe('System V cleanup acts on the segment it made, never on the key', () =>
     ]);
     expect(sysv.get(theirs)![0]).toBe(5);
     expect(sysv.attachCount(own)).toBe(-1); // the reader's own segment went at its detachAll
+  });
+});
+
+describe('a worker that exits', () => {
+  test('leaves memory it moved with transfer() and posted here safe to use, of both kinds', async () => {
+    const [name, key] = [scratch.name(), scratch.key()];
+    const result = await runChild(path.join(__dirname, 'children', 'moved-worker.js'), [name, String(key)]);
+    expect({ signal: result.signal, code: result.code, stderr: result.stderr }).toEqual({ signal: null, code: 0, stderr: '' });
+    const expected =
+      Number(process.versions.node.split('.')[0]) < 21
+        ? 'no ArrayBuffer.prototype.transfer on this line: nothing can move the memory'
+        : [
+            { length: 4096, first: 0, second: 9 }, // its range is private zero pages now, kept for good
+            { length: 4096, first: 0, second: 9 },
+          ];
+    expect(result.messages).toEqual([{ results: expected }]);
   });
 });
 
@@ -92,6 +131,45 @@ describe('a create is seen whole or not at all', () => {
   });
 });
 
+describe('a create on a taken name', () => {
+  test('answers null before any work: no reservation, so no ENOSPC from a /dev/shm too small for it', () => {
+    // In a private mount namespace, over a 1 MiB /dev/shm of its own.
+    const script = `
+      const posix = require('@shm/posix');
+      posix.create(16, 'Buffer', '/taken');
+      const out = {};
+      for (const populate of [false, true]) {
+        try { out[populate] = posix.create(8 * 1024 * 1024, 'Buffer', '/taken', undefined, { populate }); }
+        catch (error) { out[populate] = error.code; }
+      }
+      process.stdout.write(JSON.stringify(out));`;
+    const output = execFileSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "${process.execPath}" -e "$0"`, script],
+      { cwd: path.join(__dirname, 'children'), encoding: 'utf8' },
+    );
+    expect(JSON.parse(output)).toEqual({ false: null, true: null });
+  });
+});
+
+describe('without /proc', () => {
+  test('create still works, naming the object first as shm_open does', () => {
+    const name = scratch.name();
+    const script = `
+      const posix = require('@shm/posix');
+      const a = posix.create(16, 'Buffer', '${name}', undefined, { layout: 'prefixed' });
+      a[0] = 4;
+      const b = posix.get('${name}', 'Buffer', { layout: 'prefixed' });
+      process.stdout.write(JSON.stringify({ length: b.length, first: b[0], destroyed: posix.destroy('${name}') }));`;
+    const output = execFileSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `umount -l /proc && exec "${process.execPath}" -e "$0"`, script],
+      { cwd: path.join(__dirname, 'children'), encoding: 'utf8' },
+    );
+    expect(JSON.parse(output)).toEqual({ length: 16, first: 4, destroyed: true });
+  });
+});
+
 describe('names a hostile local user can plant', () => {
   test('a FIFO under the name is refused at once, read-only or not; so is a directory', async () => {
     const [fifo, directory] = [scratch.name(), scratch.name()];
@@ -116,6 +194,22 @@ describe('names a hostile local user can plant', () => {
     } finally {
       fs.rmSync(devShm(fifo), { force: true });
       fs.rmdirSync(devShm(directory));
+    }
+  });
+
+  test('a socket under the name is refused as not a file', async () => {
+    const name = scratch.name();
+    const server = net.createServer().listen(devShm(name));
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      for (const options of [{}, { readonly: true }]) {
+        expect(() => posix.get(name, 'Buffer', options)).toThrow(
+          expect.objectContaining({ code: 'ERR_SHM_NOT_REGULAR_FILE', message: expect.stringContaining('is a socket') }),
+        );
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      fs.rmSync(devShm(name), { force: true });
     }
   });
 

@@ -63,7 +63,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "environment.h"
 #include "fault_guard.h"
+#include "range_release.h"
 #include "system_error.h"
 
 namespace shm {
@@ -195,6 +197,7 @@ inline Napi::Error LostPagesError(Napi::Env env, const std::string& segment) {
 // kernel charges writable private memory up front (vm.overcommit_memory=2)
 // and finds no room, read-only zero pages, which it never charges.
 inline bool ReplaceWithPlaceholder(Mapping* mapping) {
+  AnnounceRangeRelease(mapping->base, mapping->length);
   const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
   void* placeholder = mmap(mapping->base, mapping->length, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (placeholder == MAP_FAILED) placeholder = mmap(mapping->base, mapping->length, PROT_READ, flags, -1, 0);
@@ -217,6 +220,7 @@ inline void ReleaseRange(Mapping* mapping) {
     mapping->state = Mapping::State::kReleased;
     return;
   }
+  if (mapping->state == Mapping::State::kShared) AnnounceRangeRelease(mapping->base, mapping->length);
   fault::Unregister(mapping->guardSlot);
   mapping->guardSlot = -1;
   munmap(mapping->base, mapping->length);
@@ -302,6 +306,13 @@ class MappingRegistry {
   size_t UnmapSegment(Napi::Env env, const std::string& segment) {
     auto found = heads_.find(segment);
     return found == heads_.end() ? 0 : DetachList(env, found->second);
+  }
+
+  // Neuters and detaches the newest mapping of `segment`, the one Adopt made
+  // last: a create that could not publish its name takes it back.
+  void DetachNewest(Napi::Env env, const std::string& segment) {
+    auto found = heads_.find(segment);
+    if (found != heads_.end()) Detach(env, found->second);
   }
 
   // Neuters and detaches every mapping of this environment; returns how many.
@@ -486,9 +497,13 @@ class MappingRegistry {
     }
   }
 
-  // Both owners gone: nothing can reach the range any more.
+  // Both owners gone: nothing of this thread can reach the range any more.
+  // At environment teardown Node calls the store finalizer even when the
+  // memory moved to a buffer another thread still uses, so a moved mapping
+  // finalized then keeps its address for good.
   static void OwnerGone(napi_env env, Mapping* mapping) {
     if (mapping->storeAlive || mapping->objectAlive) return;
+    if (mapping->moved && EnvironmentStopping(env)) mapping->keepAddress = true;
     void* registry = nullptr;
     if (mapping->moved && napi_get_instance_data(env, &registry) == napi_ok && registry != nullptr) {
       static_cast<MappingRegistry*>(registry)->movedPlaceholders_.erase(mapping);
@@ -512,10 +527,13 @@ class MappingRegistry {
     OwnerGone(env, mapping);
   }
 
-  // The ArrayBuffer object was collected: no view and no pending call holds it.
+  // The ArrayBuffer object was collected: no view and no pending call holds
+  // it. If V8's backing store lives on, something else holds the memory: a
+  // buffer that transfer() made, possibly posted to another thread.
   static void ObjectFinalized(napi_env env, void* data, void* /*hint*/) {
     Mapping* mapping = static_cast<Mapping*>(data);
     mapping->objectAlive = false;
+    if (mapping->storeAlive) mapping->moved = true;
     OwnerGone(env, mapping);
   }
 

@@ -1,0 +1,49 @@
+// Telling other addons of the process that a mapping's range no longer holds
+// its segment.
+//
+// Contract: the mapping registry (<shm/mapping_registry.h>) announces a range
+// right before its shared pages go (a detach swaps them for a placeholder, or
+// the range is unmapped). Every watcher is called on the announcing thread,
+// before the pages go, and must not block: @shm/sync uses it to end the
+// waitAsync calls whose futex word lies in the range, which would otherwise
+// wait on whatever the address holds next.
+//
+// The table is an inline variable: GCC emits it as a unique symbol, so every
+// addon of the process (loaded with RTLD_LOCAL) shares one table. Watchers
+// are plain functions of addons, which Node never unloads.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+
+namespace shm {
+
+using RangeReleaseWatcher = void (*)(uintptr_t begin, uintptr_t end);
+
+struct RangeReleaseWatchers {
+  static constexpr int kMax = 8;
+  std::mutex mutex;
+  RangeReleaseWatcher watchers[kMax] = {};
+  int count = 0;
+};
+
+inline RangeReleaseWatchers rangeReleaseWatchers;
+
+// Adds `watcher` once, however often it is asked; false if the table is full.
+inline bool WatchRangeReleases(RangeReleaseWatcher watcher) {
+  std::lock_guard<std::mutex> lock(rangeReleaseWatchers.mutex);
+  for (int i = 0; i < rangeReleaseWatchers.count; i++) {
+    if (rangeReleaseWatchers.watchers[i] == watcher) return true;
+  }
+  if (rangeReleaseWatchers.count == RangeReleaseWatchers::kMax) return false;
+  rangeReleaseWatchers.watchers[rangeReleaseWatchers.count++] = watcher;
+  return true;
+}
+
+inline void AnnounceRangeRelease(const void* base, size_t length) {
+  uintptr_t begin = reinterpret_cast<uintptr_t>(base);
+  std::lock_guard<std::mutex> lock(rangeReleaseWatchers.mutex);
+  for (int i = 0; i < rangeReleaseWatchers.count; i++) rangeReleaseWatchers.watchers[i](begin, begin + length);
+}
+
+}  // namespace shm
