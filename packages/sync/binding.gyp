@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "shm_sync",
-      "sources": ["native/sync_binding.cc", "native/futex_syscalls.cc", "native/async_waits.cc"],
+      "sources": ["native/sync_binding.cc", "native/futex_syscalls.cc", "native/async_waits.cc", "native/owner_monitor.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('@shm/native').include_dir\")"

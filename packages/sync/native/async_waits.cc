@@ -3,9 +3,10 @@
 #include "async_waits.h"
 
 #include <pthread.h>
+#include <shm/range_release.h>
+#include <shm/system_error.h>
 
 #include <atomic>
-#include <shm/system_error.h>
 
 namespace shm::sync {
 
@@ -31,11 +32,8 @@ using Settle = Napi::TypedThreadSafeFunction<Settlement, void, SettleOnJavaScrip
 }  // namespace
 
 struct AsyncWait {
-  const uint32_t* word;
-  uint32_t expected;
-  uint32_t index;       // for the error message
-  int64_t deadline;
-  uint32_t cancel = 0;  // a private futex word: nonzero once cancelled
+  AsyncWaitRequest request;
+  uint32_t cancel = 0;  // a private futex word: a kCancel* reason once cancelled
   WaitResult result{WaitOutcome::kFailed, 0};
   Settle settle;
   AsyncWaits* owner;
@@ -43,14 +41,32 @@ struct AsyncWait {
 
 namespace {
 
+// Every pending wait of the process, for the range watcher (any thread may
+// announce a release).
+std::mutex pendingMutex;
+std::unordered_set<AsyncWait*> pendingWaits;
+
+// A mapping's range is going: its waits end now, before the pages do.
+void EndWaitsInRange(uintptr_t begin, uintptr_t end) {
+  std::lock_guard<std::mutex> lock(pendingMutex);
+  for (AsyncWait* wait : pendingWaits) {
+    for (int i = 0; i < wait->request.count; i++) {
+      auto address = reinterpret_cast<uintptr_t>(wait->request.words[i].word);
+      if (address >= begin && address < end) {
+        WakeCancel(&wait->cancel, kCancelReleased);
+        break;
+      }
+    }
+  }
+}
+
 const char* OutcomeName(WaitOutcome outcome) {
   switch (outcome) {
     case WaitOutcome::kWoken: return "ok";
     case WaitOutcome::kNotEqual: return "not-equal";
     case WaitOutcome::kTimedOut: return "timed-out";
-    case WaitOutcome::kFailed: break;
+    default: return nullptr;
   }
-  return nullptr;
 }
 
 void SettleOnJavaScriptThread(Napi::Env env, Napi::Function, Settlement* settlement, void*) {
@@ -58,8 +74,12 @@ void SettleOnJavaScriptThread(Napi::Env env, Napi::Function, Settlement* settlem
   const AsyncWait& wait = *settlement->wait;
   if (const char* name = OutcomeName(wait.result.outcome)) {
     settlement->deferred.Resolve(Napi::String::New(env, name));
+  } else if (wait.result.outcome == WaitOutcome::kCancelled) {
+    settlement->deferred.Reject(
+        CodedError(env, "ERR_INVALID_STATE", "The array has no memory: its segment was detached or destroyed").Value());
   } else {
-    settlement->deferred.Reject(SystemError(env, wait.result.errnum, "futex_waitv", IndexSubject(env, wait.index)).Value());
+    Napi::Error error = SystemError(env, wait.result.errnum, "futex_waitv", IndexSubject(env, wait.request.index));
+    settlement->deferred.Reject(error.Value());
   }
   settlement->keepAlive.Reset();
 }
@@ -68,10 +88,15 @@ void* RunWait(void* argument) {
   auto* owned = static_cast<std::shared_ptr<AsyncWait>*>(argument);
   std::shared_ptr<AsyncWait> wait = std::move(*owned);
   delete owned;
-  wait->result = FutexWaitCancellable(wait->word, wait->expected, &wait->cancel, wait->deadline);
-  bool cancelled = __atomic_load_n(&wait->cancel, __ATOMIC_ACQUIRE) != 0;
+  const AsyncWaitRequest& request = wait->request;
+  wait->result = FutexWaitAny(request.words, request.count, request.deadline, &wait->cancel, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(pendingMutex);
+    pendingWaits.erase(wait.get());
+  }
+  bool teardown = __atomic_load_n(&wait->cancel, __ATOMIC_ACQUIRE) == kCancelTeardown;
   // After napi_closing the thread-safe function must not be touched again.
-  napi_status status = cancelled ? napi_ok : wait->settle.BlockingCall();
+  napi_status status = teardown ? napi_ok : wait->settle.BlockingCall();
   if (status != napi_closing) wait->settle.Release();
   pendingInProcess.fetch_sub(1);
   wait->owner->Finished(wait);
@@ -81,29 +106,32 @@ void* RunWait(void* argument) {
 }  // namespace
 
 AsyncWaits::AsyncWaits(Napi::Env env) {
+  WatchRangeReleases(EndWaitsInRange);
   env.AddCleanupHook([this]() { CancelAll(); });
 }
 
 AsyncWaits::~AsyncWaits() { CancelAll(); }
 
 bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Object keepAlive,
-                       const uint32_t* word, uint32_t index, uint32_t expected, int64_t deadline) {
+                       const AsyncWaitRequest& request) {
   if (pendingInProcess.fetch_add(1) >= kMaxAsyncWaits) {
     pendingInProcess.fetch_sub(1);
     return false;
   }
   auto wait = std::make_shared<AsyncWait>();
-  wait->word = word;
-  wait->expected = expected;
-  wait->index = index;
-  wait->deadline = deadline;
+  wait->request = request;
   wait->owner = this;
   auto* settlement = new Settlement{wait, deferred, Napi::Persistent(keepAlive)};
   wait->settle = Settle::New(env, "@shm/sync waitAsync", 0, 1, settlement,
                              [](Napi::Env, void*, Settlement* done) { delete done; });
+  if (!request.ref) wait->settle.Unref(env);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     running_.insert(wait);
+  }
+  {
+    std::lock_guard<std::mutex> lock(pendingMutex);
+    pendingWaits.insert(wait.get());
   }
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
@@ -115,6 +143,10 @@ bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Ob
   pthread_attr_destroy(&attributes);
   if (failed != 0) {
     delete argument;
+    {
+      std::lock_guard<std::mutex> lock(pendingMutex);
+      pendingWaits.erase(wait.get());
+    }
     wait->settle.Release();
     pendingInProcess.fetch_sub(1);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -132,7 +164,7 @@ void AsyncWaits::Finished(const std::shared_ptr<AsyncWait>& wait) {
 
 void AsyncWaits::CancelAll() {
   std::unique_lock<std::mutex> lock(mutex_);
-  for (const auto& wait : running_) WakeCancel(&wait->cancel);
+  for (const auto& wait : running_) WakeCancel(&wait->cancel, kCancelTeardown);
   idle_.wait(lock, [this]() { return running_.empty(); });
 }
 

@@ -7,16 +7,23 @@
 //    false, and the binding rejects its promise with ERR_SHM_TOO_MANY_WAITS.
 //  - A waiting thread has a 64 KiB stack and touches nothing of JavaScript:
 //    it hands its result to the JavaScript thread through a thread-safe
-//    function, which resolves the promise there. A pending wait keeps the
-//    event loop alive, as a pending socket read does.
-//  - The ArrayBuffer the word lives in is kept alive (a strong reference)
+//    function, which settles the promise there. A pending wait keeps the
+//    event loop alive, unless it was started unref'd.
+//  - The ArrayBuffer the words live in is kept alive (a strong reference)
 //    until the promise settles, so the garbage collector cannot unmap it
-//    under the kernel's feet. A detach or destroy by the program can: the
-//    kernel then keeps waiting on the segment's page, and the wait ends with
-//    a notify on the segment from another attachment, or its timeout.
+//    under the kernel's feet. When the program detaches it (its mapping's
+//    range is announced released, <shm/range_release.h>), every wait on a
+//    word in that range ends at once, before the pages go: its promise is
+//    rejected with ERR_INVALID_STATE. It never waits on what the address
+//    holds next.
 //  - When the JavaScript environment ends (worker exit, process exit), every
 //    pending wait of that environment is cancelled and its thread joined
-//    before the environment's memory goes.
+//    before the environment's memory goes; its promise is left pending.
+//
+// Each wait's states (the cancel word, set once by whichever comes first):
+//   waiting --wake / not-equal / timeout--> settled with that result
+//   waiting --range released (cancel = 2)--> rejected ERR_INVALID_STATE
+//   waiting --environment ends (cancel = 1)--> never settled
 #pragma once
 
 #include <napi.h>
@@ -33,7 +40,19 @@ namespace shm::sync {
 
 constexpr int kMaxAsyncWaits = 1024;
 
+// Why a wait was cancelled (the value of its cancel word).
+constexpr uint32_t kCancelTeardown = 1;
+constexpr uint32_t kCancelReleased = 2;
+
 struct AsyncWait;
+
+struct AsyncWaitRequest {
+  FutexWord words[kMaxWords];
+  int count;
+  uint32_t index;   // of the first cell, for an error message
+  int64_t deadline;
+  bool ref;         // keeps the event loop alive while pending
+};
 
 class AsyncWaits {
  public:
@@ -42,12 +61,11 @@ class AsyncWaits {
   AsyncWaits(const AsyncWaits&) = delete;
   AsyncWaits& operator=(const AsyncWaits&) = delete;
 
-  // Starts waiting on `word` (which lies in `keepAlive`) on a thread of its
-  // own; `deferred` is resolved with 'ok', 'not-equal' or 'timed-out', or
-  // rejected with a system error. Returns false, having started nothing,
-  // when kMaxAsyncWaits waits are pending already or no thread can be made.
-  bool Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Object keepAlive,
-             const uint32_t* word, uint32_t index, uint32_t expected, int64_t deadline);
+  // Starts the wait on a thread of its own (its words lie in `keepAlive`);
+  // `deferred` is resolved with 'ok', 'not-equal' or 'timed-out', or
+  // rejected. Returns false, having started nothing, when kMaxAsyncWaits
+  // waits are pending already or no thread can be made.
+  bool Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Object keepAlive, const AsyncWaitRequest& request);
 
   // Called by a waiting thread as its very last act.
   void Finished(const std::shared_ptr<AsyncWait>& wait);

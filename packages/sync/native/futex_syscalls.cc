@@ -1,23 +1,23 @@
-// Futexes on shared memory and thread identity: the system calls.
-// See futex(2), futex_waitv(2), clock_gettime(2), gettid(2), proc(5).
+// Futexes on shared memory: the system calls.
+// See futex(2) (FUTEX_WAIT_BITSET, FUTEX_WAKE), futex_waitv(2) and
+// clock_gettime(2).
 #include "futex_syscalls.h"
 
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 
 namespace shm::sync {
 namespace {
 
 constexpr int64_t kNanosecondsPerSecond = 1000000000;
+constexpr int64_t kFallbackSliceNs = 1000000;  // without futex_waitv: how often the other words are looked at
 
 int64_t Now() {
   struct timespec now;
@@ -32,16 +32,7 @@ struct timespec ToTimespec(int64_t nanoseconds) {
   return value;
 }
 
-WaitResult FromErrno(int errnum) {
-  switch (errnum) {
-    case EAGAIN: return {WaitOutcome::kNotEqual, 0};
-    case ETIMEDOUT: return {WaitOutcome::kTimedOut, 0};
-    default: return {WaitOutcome::kFailed, errnum};
-  }
-}
-
-// futex_waitv(2) appeared in Linux 5.16; older kernels answer ENOSYS and the
-// cancellable wait falls back to waiting in slices.
+// futex_waitv(2) appeared in Linux 5.16; older kernels answer ENOSYS.
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
 #endif
@@ -55,94 +46,114 @@ struct futex_waitv {
 };
 #endif
 
-constexpr int64_t kFallbackSliceNs = 50 * 1000000;  // how often a fallback wait looks at its cancel word
+bool Cancelled(const uint32_t* cancel) { return cancel != nullptr && __atomic_load_n(cancel, __ATOMIC_ACQUIRE) != 0; }
+
+// One sleep of the kernel, to `until` (kNoDeadline: no end): 0 when woken,
+// else the errno (EAGAIN, ETIMEDOUT, EINTR, ENOSYS, EFAULT...).
+int SleepOnce(const FutexWord* words, int count, const uint32_t* cancel, int64_t until) {
+  struct timespec absolute = ToTimespec(until);
+  const struct timespec* timeout = until == kNoDeadline ? nullptr : &absolute;
+  long status;
+  if (count == 1 && cancel == nullptr) {
+    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a retry
+    // after a signal waits no longer than asked; it needs no futex_waitv.
+    status = syscall(SYS_futex, words[0].word, FUTEX_WAIT_BITSET, words[0].expected, timeout, nullptr,
+                     FUTEX_BITSET_MATCH_ANY);
+  } else {
+    struct futex_waitv waiters[kMaxWords + 1] = {};
+    int n = 0;
+    for (; n < count; n++) {
+      waiters[n].val = words[n].expected;
+      waiters[n].uaddr = reinterpret_cast<uintptr_t>(words[n].word);
+      waiters[n].flags = FUTEX_32;  // shared: woken from any process
+    }
+    if (cancel != nullptr) {
+      waiters[n].val = 0;
+      waiters[n].uaddr = reinterpret_cast<uintptr_t>(cancel);
+      waiters[n].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+      n++;
+    }
+    status = syscall(SYS_futex_waitv, waiters, n, 0, timeout, CLOCK_MONOTONIC);
+  }
+  return status >= 0 ? 0 : errno;
+}
+
+// Without futex_waitv: sleep on the first word in short slices, and look at
+// the others (and the cancel word) between them.
+int SleepSliced(const FutexWord* words, int count, const uint32_t* cancel, int64_t until) {
+  for (;;) {
+    int64_t slice = Now() + kFallbackSliceNs;
+    bool last = until != kNoDeadline && until <= slice;
+    int errnum = SleepOnce(words, 1, nullptr, last ? until : slice);
+    if (errnum != ETIMEDOUT || last) return errnum;
+    if (Cancelled(cancel)) return 0;
+    for (int i = 1; i < count; i++) {
+      if (__atomic_load_n(words[i].word, __ATOMIC_SEQ_CST) != words[i].expected) return 0;
+    }
+  }
+}
+
+std::atomic<bool> haveWaitv{true};  // until the kernel says ENOSYS
 
 }  // namespace
 
 int64_t DeadlineAfter(double timeoutMs) {
   if (!std::isfinite(timeoutMs)) return kNoDeadline;
-  return Now() + static_cast<int64_t>(timeoutMs * 1e6);
+  int64_t now = Now();
+  double nanoseconds = timeoutMs * 1e6;
+  if (nanoseconds >= static_cast<double>(INT64_MAX - now)) return kNoDeadline;
+  return now + static_cast<int64_t>(nanoseconds);
 }
 
-WaitResult FutexWait(const uint32_t* word, uint32_t expected, int64_t deadline) {
-  struct timespec absolute = ToTimespec(deadline);
+WaitResult FutexWaitAny(const FutexWord* words, int count, int64_t deadline, const uint32_t* cancel,
+                        const StopCheck* stop) {
+  bool first = true;  // no sleep has ended yet
   for (;;) {
-    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a retry
-    // after a signal waits no longer than asked.
-    long status = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected,
-                          deadline == kNoDeadline ? nullptr : &absolute, nullptr, FUTEX_BITSET_MATCH_ANY);
-    if (status == 0) return {WaitOutcome::kWoken, 0};
-    int errnum = errno;
-    if (errnum != EINTR) return FromErrno(errnum);
+    if (Cancelled(cancel)) return {WaitOutcome::kCancelled, 0};
+    // A wait that may have to notice its thread's termination sleeps in
+    // slices; between two, the stop check runs. (A notify that comes between
+    // two slices finds no sleeper, as one that comes before a wait begins;
+    // the wait goes on as long as its word holds the expected value, so every
+    // wake that follows a change of the word is still seen.)
+    int64_t until = deadline;
+    if (stop != nullptr) {
+      int64_t sliceEnd = Now() + kStopCheckNs;
+      if (until == kNoDeadline || sliceEnd < until) until = sliceEnd;
+    }
+    bool direct = haveWaitv.load(std::memory_order_relaxed) || (count == 1 && cancel == nullptr);
+    int errnum = direct ? SleepOnce(words, count, cancel, until) : SleepSliced(words, count, cancel, until);
+    if (errnum == ENOSYS && direct) {
+      haveWaitv.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    if (Cancelled(cancel)) return {WaitOutcome::kCancelled, 0};
+    switch (errnum) {
+      case 0: return {WaitOutcome::kWoken, 0};
+      // Changed since the call began (between two slices): as a wake, since
+      // the change is what a notify follows.
+      case EAGAIN: return {first ? WaitOutcome::kNotEqual : WaitOutcome::kWoken, 0};
+      case EINTR:
+        first = false;
+        continue;
+      case ETIMEDOUT:
+        if (until == deadline) return {WaitOutcome::kTimedOut, 0};
+        if (stop->stopping(stop->context)) return {WaitOutcome::kStopped, 0};
+        first = false;
+        continue;
+      default: return {WaitOutcome::kFailed, errnum};
+    }
   }
 }
 
-WaitResult FutexWaitCancellable(const uint32_t* word, uint32_t expected, const uint32_t* cancel,
-                                int64_t deadline) {
-  struct futex_waitv waiters[2] = {};
-  waiters[0].val = expected;
-  waiters[0].uaddr = reinterpret_cast<uintptr_t>(word);
-  waiters[0].flags = FUTEX_32;  // shared: woken from any process
-  waiters[1].val = 0;
-  waiters[1].uaddr = reinterpret_cast<uintptr_t>(cancel);
-  waiters[1].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
-  struct timespec absolute = ToTimespec(deadline);
-  for (;;) {
-    if (__atomic_load_n(cancel, __ATOMIC_ACQUIRE) != 0) return {WaitOutcome::kWoken, 0};
-    long status = syscall(SYS_futex_waitv, waiters, 2, 0, deadline == kNoDeadline ? nullptr : &absolute,
-                          CLOCK_MONOTONIC);
-    if (status >= 0) return {WaitOutcome::kWoken, 0};
-    int errnum = errno;
-    if (errnum == EINTR) continue;
-    // The cancel word changed under the check above: that is the cancel.
-    if (errnum == EAGAIN && __atomic_load_n(cancel, __ATOMIC_ACQUIRE) != 0) return {WaitOutcome::kWoken, 0};
-    if (errnum != ENOSYS) return FromErrno(errnum);
-    break;
-  }
-  // No futex_waitv: wait on the word in slices, looking at the cancel word between them.
-  for (;;) {
-    if (__atomic_load_n(cancel, __ATOMIC_ACQUIRE) != 0) return {WaitOutcome::kWoken, 0};
-    int64_t slice = Now() + kFallbackSliceNs;
-    bool last = deadline != kNoDeadline && deadline <= slice;
-    WaitResult result = FutexWait(word, expected, last ? deadline : slice);
-    if (result.outcome != WaitOutcome::kTimedOut || last) return result;
-  }
-}
-
-void WakeCancel(uint32_t* cancel) {
-  __atomic_store_n(cancel, 1, __ATOMIC_RELEASE);
+void WakeCancel(uint32_t* cancel, uint32_t reason) {
+  uint32_t none = 0;
+  if (!__atomic_compare_exchange_n(cancel, &none, reason, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return;
   syscall(SYS_futex, cancel, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 int FutexWake(const uint32_t* word, int count) {
   long woken = syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
   return woken == -1 ? -errno : static_cast<int>(woken);
-}
-
-pid_t ThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-uint32_t ThreadStartToken(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(tid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) return 0;
-  char text[1024];
-  ssize_t length = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (length <= 0) return 0;
-  text[length] = '\0';
-  // Fields after the command name, which is in parentheses and may hold spaces:
-  // 3 state, ... 22 starttime.
-  const char* rest = std::strrchr(text, ')');
-  if (rest == nullptr) return 0;
-  char state = 0;
-  unsigned long long startTime = 0;
-  int matched = std::sscanf(rest + 1,
-                            " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                            &state, &startTime);
-  if (matched != 2 || state == 'Z' || state == 'X') return 0;
-  uint32_t token = static_cast<uint32_t>(startTime);
-  return token == 0 ? 1 : token;  // 0 means "gone"
 }
 
 }  // namespace shm::sync

@@ -1,10 +1,11 @@
 // @shm/sync's JavaScript binding: argument marshalling only. The system calls
-// are in futex_syscalls.cc, asynchronous waits in async_waits.cc, error
-// objects in <shm/system_error.h>. Arguments were validated in TypeScript
-// (src/index.ts); they are checked again here, cheaply, because this code
-// never trusts its caller.
+// are in futex_syscalls.cc and owner_monitor.cc, asynchronous waits in
+// async_waits.cc, error objects in <shm/system_error.h>. Arguments were
+// validated in TypeScript (src/futex.ts, src/mutex.ts); they are checked
+// again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
 #include <shm/arguments.h>
+#include <shm/environment.h>
 #include <shm/system_error.h>
 
 #include <climits>
@@ -13,29 +14,44 @@
 
 #include "async_waits.h"
 #include "futex_syscalls.h"
+#include "owner_monitor.h"
 
 namespace shm::sync {
 namespace {
 
-// One element of an Int32Array or a BigInt64Array, and the 32-bit word the
-// futex calls use: the element itself, or the low half of a 64-bit element
-// (x86-64 and arm64 are little-endian).
+// What this environment (thread) keeps: its async waits, its Mutex owner
+// slot, and whether its blocking waits must notice termination.
+struct ThreadState {
+  explicit ThreadState(Napi::Env env) : asyncWaits(env) {}
+  AsyncWaits asyncWaits;
+  OwnerSlot owner;
+  bool terminable = false;  // a worker: worker.terminate() or process.exit() may end it
+};
+
+ThreadState& StateOf(Napi::Env env) { return *env.GetInstanceData<ThreadState>(); }
+
+// One element of an Int32Array or a BigInt64Array as futex words: the element
+// itself, or both halves of a 64-bit element (x86-64 and arm64 are
+// little-endian: the low half first). A 64-bit wait sleeps on both halves at
+// once, so a store that changes either half, with its notify, wakes it.
 struct Cell {
   uint32_t* word;
-  int64_t* wide;  // null for an Int32Array
+  bool wide;  // a BigInt64Array element: two words
   uint32_t index;
   Napi::Object buffer;
 };
 
-Cell CellArgument(const Napi::CallbackInfo& info) {
+Cell CellArgument(const Napi::CallbackInfo& info, size_t position) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "expected an Int32Array or a BigInt64Array");
-  auto array = info[0].As<Napi::TypedArray>();
+  if (!info[position].IsTypedArray()) {
+    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected an Int32Array or a BigInt64Array");
+  }
+  auto array = info[position].As<Napi::TypedArray>();
   napi_typedarray_type type = array.TypedArrayType();
   if (type != napi_int32_array && type != napi_bigint64_array) {
-    throw Napi::TypeError::New(env, "expected an Int32Array or a BigInt64Array");
+    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected an Int32Array or a BigInt64Array");
   }
-  auto index = static_cast<uint32_t>(IntegerArgument(info, 1, 0, UINT32_MAX));
+  auto index = static_cast<uint32_t>(IntegerArgument(info, position + 1, 0, UINT32_MAX));
   // napi_get_typedarray_info gives the first element's address for an
   // ArrayBuffer and a SharedArrayBuffer alike (Napi::ArrayBuffer refuses the latter).
   size_t length = 0;
@@ -43,73 +59,95 @@ Cell CellArgument(const Napi::CallbackInfo& info) {
   napi_value buffer = nullptr;
   size_t byteOffset = 0;
   NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, array, &type, &length, &data, &buffer, &byteOffset), Cell{});
-  if (data == nullptr || index >= length) throw Napi::RangeError::New(env, "index out of range");
+  if (data == nullptr || index >= length) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "index out of range");
   size_t elementBytes = type == napi_int32_array ? 4 : 8;
   uint8_t* element = static_cast<uint8_t*>(data) + index * elementBytes;
-  if (reinterpret_cast<uintptr_t>(element) % elementBytes != 0) throw Napi::RangeError::New(env, "misaligned element");
-  return {reinterpret_cast<uint32_t*>(element), type == napi_bigint64_array ? reinterpret_cast<int64_t*>(element) : nullptr,
-          index, Napi::Object(env, buffer)};
+  if (reinterpret_cast<uintptr_t>(element) % elementBytes != 0) {
+    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "misaligned element");
+  }
+  return {reinterpret_cast<uint32_t*>(element), type == napi_bigint64_array, index, Napi::Object(env, buffer)};
 }
 
-// The expected value of the cell: a number for an Int32Array, a BigInt for a BigInt64Array.
-int64_t ExpectedArgument(const Napi::CallbackInfo& info, size_t position, const Cell& cell) {
+// Appends the cell's words, each with the value it must hold, to `words`.
+void AddExpectedWords(const Napi::CallbackInfo& info, size_t position, const Cell& cell, FutexWord* words, int* count) {
   Napi::Env env = info.Env();
-  if (cell.wide == nullptr) {
-    if (!info[position].IsNumber()) throw Napi::TypeError::New(env, "expected a number");
-    return info[position].As<Napi::Number>().Int32Value();
+  if (!cell.wide) {
+    if (!info[position].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
+    words[(*count)++] = {cell.word, static_cast<uint32_t>(info[position].As<Napi::Number>().Int32Value())};
+    return;
   }
-  if (!info[position].IsBigInt()) throw Napi::TypeError::New(env, "expected a bigint");
+  if (!info[position].IsBigInt()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a bigint");
   bool lossless = false;
-  int64_t value = info[position].As<Napi::BigInt>().Int64Value(&lossless);
-  if (!lossless) throw Napi::RangeError::New(env, "bigint out of range");
-  return value;
+  auto value = static_cast<uint64_t>(info[position].As<Napi::BigInt>().Int64Value(&lossless));
+  if (!lossless) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "bigint out of range");
+  words[(*count)++] = {cell.word, static_cast<uint32_t>(value)};
+  words[(*count)++] = {cell.word + 1, static_cast<uint32_t>(value >> 32)};
 }
 
 int64_t DeadlineArgument(const Napi::CallbackInfo& info, size_t position) {
-  if (!info[position].IsNumber()) throw Napi::TypeError::New(info.Env(), "expected a number");
+  Napi::Env env = info.Env();
+  if (!info[position].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
   double timeoutMs = info[position].As<Napi::Number>().DoubleValue();
-  if (!(timeoutMs >= 0)) throw Napi::RangeError::New(info.Env(), "timeout out of range");
+  if (!(timeoutMs >= 0)) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "timeout out of range");
   return DeadlineAfter(timeoutMs);
 }
 
-// For a 64-bit cell the futex compares only the low half, so the whole value
-// is compared first.
-bool HoldsExpected(const Cell& cell, int64_t expected) {
-  if (cell.wide == nullptr) return true;  // the futex call compares
-  return __atomic_load_n(cell.wide, __ATOMIC_SEQ_CST) == expected;
+// The words of one wait: the cell at (0, 1) with its expected value at 2,
+// and, when given, a second 32-bit cell at (first, first + 1) expecting the
+// value at first + 2 (a Channel's cursor and closed word: whichever changes
+// ends the sleep).
+int WordsArgument(const Napi::CallbackInfo& info, size_t second, FutexWord* words, Cell* first) {
+  *first = CellArgument(info, 0);
+  int count = 0;
+  AddExpectedWords(info, 2, *first, words, &count);
+  if (info.Length() > second && !info[second].IsUndefined()) {
+    Cell other = CellArgument(info, second);
+    if (other.wide || first->wide) {
+      throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", "a second cell pairs two Int32Array cells");
+    }
+    AddExpectedWords(info, second + 2, other, words, &count);
+  }
+  return count;
 }
 
-Napi::Value OutcomeValue(Napi::Env env, const WaitResult& result, const Cell& cell, const char* syscall) {
+// The stop check of a terminable thread's blocking waits.
+bool ThreadStopping(void* env) { return EnvironmentStopping(static_cast<napi_env>(env)); }
+
+Napi::Value OutcomeValue(Napi::Env env, const WaitResult& result, const Cell& cell) {
   switch (result.outcome) {
     case WaitOutcome::kWoken: return Napi::String::New(env, "ok");
     case WaitOutcome::kNotEqual: return Napi::String::New(env, "not-equal");
     case WaitOutcome::kTimedOut: return Napi::String::New(env, "timed-out");
+    case WaitOutcome::kStopped:
+    case WaitOutcome::kCancelled: return env.Undefined();  // the thread is ending: nobody reads it
     case WaitOutcome::kFailed: break;
   }
-  throw SystemError(env, result.errnum, syscall, IndexSubject(env, cell.index));
+  throw SystemError(env, result.errnum, "futex", IndexSubject(env, cell.index));
 }
 
-// wait(array, index, expected, timeoutMs): 'ok' | 'not-equal' | 'timed-out'
+// wait(array, index, expected, timeoutMs, array2?, index2?, expected2?): 'ok' | 'not-equal' | 'timed-out'
 Napi::Value Wait(const Napi::CallbackInfo& info) {
-  Cell cell = CellArgument(info);
-  int64_t expected = ExpectedArgument(info, 2, cell);
+  Napi::Env env = info.Env();
+  FutexWord words[kMaxWords];
+  Cell cell;
+  int count = WordsArgument(info, 4, words, &cell);
   int64_t deadline = DeadlineArgument(info, 3);
-  if (!HoldsExpected(cell, expected)) return Napi::String::New(info.Env(), "not-equal");
-  WaitResult result = FutexWait(cell.word, static_cast<uint32_t>(expected), deadline);
-  return OutcomeValue(info.Env(), result, cell, "futex");
+  StopCheck stop{ThreadStopping, static_cast<napi_env>(env)};
+  WaitResult result = FutexWaitAny(words, count, deadline, nullptr, StateOf(env).terminable ? &stop : nullptr);
+  return OutcomeValue(env, result, cell);
 }
 
-// waitAsync(array, index, expected, timeoutMs): Promise of the same
+// waitAsync(array, index, expected, timeoutMs, ref, array2?, index2?, expected2?): Promise of the same
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Cell cell = CellArgument(info);
-  int64_t expected = ExpectedArgument(info, 2, cell);
-  int64_t deadline = DeadlineArgument(info, 3);
+  AsyncWaitRequest request{};
+  Cell cell;
+  request.count = WordsArgument(info, 5, request.words, &cell);
+  request.deadline = DeadlineArgument(info, 3);
+  request.ref = BooleanArgument(info, 4);
+  request.index = cell.index;
   auto deferred = Napi::Promise::Deferred::New(env);
-  if (!HoldsExpected(cell, expected)) {
-    deferred.Resolve(Napi::String::New(env, "not-equal"));
-  } else if (!env.GetInstanceData<AsyncWaits>()->Start(env, deferred, cell.buffer, cell.word, cell.index,
-                                                         static_cast<uint32_t>(expected), deadline)) {
+  if (!StateOf(env).asyncWaits.Start(env, deferred, cell.buffer, request)) {
     deferred.Reject(CodedError(env, "ERR_SHM_TOO_MANY_WAITS",
                                "too many pending waitAsync calls in this process (at most " +
                                    std::to_string(kMaxAsyncWaits) + ")")
@@ -121,35 +159,70 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
 // notify(array, index, count): how many waiters were woken, in every process
 Napi::Value Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Cell cell = CellArgument(info);
-  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "expected a number");
+  Cell cell = CellArgument(info, 0);
+  if (!info[2].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
   double count = info[2].As<Napi::Number>().DoubleValue();
-  if (!(count >= 0)) throw Napi::RangeError::New(env, "count out of range");
+  if (!(count >= 0)) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "count out of range");
   // FUTEX_WAKE wakes one waiter even when asked for none.
   if (count < 1) return Napi::Number::New(env, 0);
-  int woken = FutexWake(cell.word, count >= INT_MAX ? INT_MAX : static_cast<int>(count));
+  int wake = count >= INT_MAX ? INT_MAX : static_cast<int>(count);
+  int woken = FutexWake(cell.word, wake);
+  // A 64-bit cell's waiters sleep on both halves; a wake on the high half
+  // reaches those that were not woken through the low one.
+  if (woken >= 0 && cell.wide && woken < wake) {
+    int high = FutexWake(cell.word + 1, wake - woken);
+    woken = high < 0 ? high : woken + high;
+  }
   if (woken < 0) throw SystemError(env, -woken, "futex", IndexSubject(env, cell.index));
   return Napi::Number::New(env, woken);
 }
 
-// threadId(): this thread's id (gettid)
-Napi::Value ThreadIdValue(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), ThreadId());
+// ownerToken(): this thread's Mutex owner word, as a bigint (claims its slot on first use)
+Napi::Value OwnerToken(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  OwnerSlot& owner = StateOf(env).owner;
+  if (owner.token == 0) {
+    OwnerSlot claimed = ClaimOwnerSlot();
+    if (claimed.token == 0) {
+      // Nothing is kept: the next call tries again.
+      throw SystemError(env, claimed.errnum, claimed.syscall, PathSubject(env, "/dev/shm/.shm-sync-" + std::to_string(geteuid())));
+    }
+    owner = claimed;
+  }
+  return Napi::BigInt::New(env, static_cast<int64_t>(owner.token));
 }
 
-// threadStartToken(tid): that thread's start-time token, 0 if it is gone
-Napi::Value ThreadStartTokenValue(const Napi::CallbackInfo& info) {
-  auto tid = static_cast<pid_t>(IntegerArgument(info, 0, 1, INT_MAX));
-  return Napi::Number::New(info.Env(), ThreadStartToken(tid));
+// ownerState(token): 'alive' | 'dead' | 'unknown' (see owner_monitor.h)
+Napi::Value OwnerStateValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBigInt()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a bigint");
+  bool lossless = false;
+  auto token = static_cast<uint64_t>(info[0].As<Napi::BigInt>().Int64Value(&lossless));
+  switch (ProbeOwner(token)) {
+    case OwnerState::kAlive: return Napi::String::New(env, "alive");
+    case OwnerState::kDead: return Napi::String::New(env, "dead");
+    case OwnerState::kUnknown: break;
+  }
+  return Napi::String::New(env, "unknown");
+}
+
+// configure(terminable): whether this thread's blocking waits must notice its termination
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  StateOf(info.Env()).terminable = BooleanArgument(info, 0);
+  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new AsyncWaits(env));
+  auto* state = new ThreadState(env);
+  env.SetInstanceData(state);
+  // The slot's lock goes with the thread; the file stays for the next one.
+  env.AddCleanupHook([state]() { ReleaseOwnerSlot(state->owner); });
   exports.Set("wait", Napi::Function::New(env, Wait, "wait"));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync, "waitAsync"));
   exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
-  exports.Set("threadId", Napi::Function::New(env, ThreadIdValue, "threadId"));
-  exports.Set("threadStartToken", Napi::Function::New(env, ThreadStartTokenValue, "threadStartToken"));
+  exports.Set("ownerToken", Napi::Function::New(env, OwnerToken, "ownerToken"));
+  exports.Set("ownerState", Napi::Function::New(env, OwnerStateValue, "ownerState"));
+  exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
   exports.Set("maxAsyncWaits", Napi::Number::New(env, kMaxAsyncWaits));
   return exports;
 }

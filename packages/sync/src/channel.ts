@@ -13,11 +13,39 @@
  *   word 6  1 once closed
  *   then    `capacity` bytes of records: a u32 length, the payload, padding
  *           to 4 bytes; a record may wrap around the end.
+ *
+ * Protocol (each line one atomic access; a peer in C or Python follows it too):
+ *   send:    W = own cursor; loop { C = closed; if C: fail; R = read cursor;
+ *            check 0 <= W - R <= capacity (else CORRUPT); if room: break;
+ *            sleep(sender-waiting, read cursor == R, closed == 0) }
+ *            write the record; store write cursor = W + size;
+ *            if receiver-waiting: notify write cursor
+ *   receive: R = own cursor; loop { C = closed; W = write cursor;
+ *            check 0 <= W - R <= capacity, a multiple of 4 (else CORRUPT);
+ *            if W != R: break; if C: return null (closed and empty);
+ *            sleep(receiver-waiting, write cursor == W, closed == 0) }
+ *            check the record's length fits W - R (else CORRUPT); copy it out;
+ *            store read cursor = R + size; if sender-waiting: notify read cursor
+ *   sleep(flag, cursor == V, closed == 0): store flag = 1; futex-wait on
+ *            both words at once (the kernel compares them as the sleep
+ *            begins; a wake on either ends it); store flag = 0
+ *   close:   store closed = 1; notify closed, the write and the read cursor
+ * Why no wake-up is lost: a sleeper raises its flag before it looks at the
+ * cursor a last time, and the other side moves the cursor before it looks at
+ * the flag, so one of them sees the other. The kernel compares both words as
+ * the sleep begins, so a cursor move or a close just before is not missed.
+ * Why close hides nothing: receive reads `closed` before the write cursor, so
+ * a message sent before close is seen by the receive that sees the close.
+ * Nothing read from the header is trusted: a peer that writes a bad cursor
+ * or length makes the other side throw ERR_SHM_CHANNEL_CORRUPT, never read
+ * outside the ring or hang. Calls of one kind on one Channel object run one
+ * at a time, in order (an async call waits for the earlier one; a blocking
+ * call while an async one of its kind is pending throws ERR_SHM_BUSY).
  */
 import { invalidArgType, outOfRange } from '@shm/types';
-import { detachedError, notify, validateTimeout } from './futex';
+import { detachedError, validateTimeout } from './futex';
 import { Region, regionOf } from './region';
-import { runAsync, runBlocking, WaitSteps } from './steps';
+import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
 
 const MAGIC = 0x434d4853;
 const CAPACITY = 1;
@@ -46,9 +74,9 @@ function bytesOf(message: ArrayBufferView): Uint8Array {
   }
 }
 
-/** Whether `header[index]` moves away from `value` within SPIN_READS reads. */
-function movesSoon(header: Int32Array, index: number, value: number): boolean {
-  for (let read = 0; read < SPIN_READS; read++) if (Atomics.load(header, index) !== value) return true;
+/** Whether `header[index]` moves away from `value` within `reads` reads. */
+function movesSoon(header: Int32Array, index: number, value: number, reads: number): boolean {
+  for (let read = 0; read < reads; read++) if (Atomics.load(header, index) !== value) return true;
   return false;
 }
 
@@ -100,6 +128,10 @@ export class Channel {
   private readonly header: Int32Array;
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
+  private readonly sends = new Turns();
+  private readonly receives = new Turns();
+  /** Reads of the other side's cursor before sleeping (0 in the interleaving checker). */
+  private spinReads = SPIN_READS;
 
   private constructor(region: Region, capacity: number) {
     this.capacity = capacity;
@@ -145,25 +177,46 @@ export class Channel {
 
   /** No more messages: the receiver gets what is in the ring, then null; send throws. */
   close(): void {
-    Atomics.store(this.header, CLOSED, 1);
-    notify(this.header, WRITE);
-    notify(this.header, READ);
+    runBlocking(this.closing());
   }
 
-  private *sending(message: ArrayBufferView, timeoutMs: number | undefined): WaitSteps<boolean> {
+  private *closing(): Steps<void> {
+    Atomics.store(this.header, CLOSED, 1);
+    yield STEP;
+    yield notifyStep(this.header, CLOSED);
+    // Peers built on the layout before the closed word was waited on sleep on a cursor.
+    yield notifyStep(this.header, WRITE);
+    yield notifyStep(this.header, READ);
+  }
+
+  private corrupt(detail: string): Error {
+    return channelError('ERR_SHM_CHANNEL_CORRUPT', `The channel's shared state is corrupt: ${detail}`);
+  }
+
+  private *sending(message: ArrayBufferView, timeoutMs: number | undefined): Steps<boolean> {
     if (!ArrayBuffer.isView(message)) throw invalidArgType('message', 'a TypedArray, Buffer or DataView', message);
     const payload = bytesOf(message);
     if (payload.length > this.maxMessageBytes) {
       throw outOfRange(`A message of ${payload.length} bytes does not fit a ring of ${this.capacity} (at most ${this.maxMessageBytes})`);
     }
-    const deadline = performance.now() + validateTimeout(timeoutMs);
+    const timeout = validateTimeout(timeoutMs);
+    return yield* inTurn(this.sends, this.sendSteps(payload, timeout));
+  }
+
+  private *sendSteps(payload: Uint8Array, timeoutMs: number): Steps<boolean> {
+    const deadline = performance.now() + timeoutMs;
     const need = LENGTH_BYTES + padded(payload.length);
-    const write = Atomics.load(this.header, WRITE) >>> 0; // only this side moves it
+    const write = Atomics.load(this.header, WRITE) >>> 0; // only this side moves it: no step needed
     for (;;) {
-      if (this.closed) throw channelError('ERR_SHM_CHANNEL_CLOSED', 'The channel is closed');
+      const closed = Atomics.load(this.header, CLOSED) !== 0;
+      yield STEP;
+      if (closed) throw channelError('ERR_SHM_CHANNEL_CLOSED', 'The channel is closed');
       const read = Atomics.load(this.header, READ);
-      if (this.capacity - ((write - read) >>> 0) >= need) break;
-      if (movesSoon(this.header, READ, read)) continue;
+      yield STEP;
+      const used = (write - read) >>> 0;
+      if (used > this.capacity) throw this.corrupt(`the read cursor is ${used - this.capacity} bytes past the write cursor`);
+      if (this.capacity - used >= need) break;
+      if (movesSoon(this.header, READ, read, this.spinReads)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
       yield* this.sleepWhile(SENDER_WAITING, READ, read, remaining);
@@ -172,45 +225,64 @@ export class Channel {
     this.words[position >> 2] = payload.length;
     this.copyIn(payload, (position + LENGTH_BYTES) & (this.capacity - 1));
     Atomics.store(this.header, WRITE, (write + need) | 0); // publishes the record
-    if (Atomics.load(this.header, RECEIVER_WAITING) !== 0) notify(this.header, WRITE, 1);
+    yield STEP;
+    const receiverWaits = Atomics.load(this.header, RECEIVER_WAITING) !== 0;
+    if (receiverWaits) yield notifyStep(this.header, WRITE, 1);
     return true;
   }
 
-  private *receiving(timeoutMs: number | undefined): WaitSteps<Uint8Array | null> {
-    const deadline = performance.now() + validateTimeout(timeoutMs);
-    const read = Atomics.load(this.header, READ) >>> 0; // only this side moves it
+  private *receiving(timeoutMs: number | undefined): Steps<Uint8Array | null> {
+    const timeout = validateTimeout(timeoutMs);
+    return yield* inTurn(this.receives, this.receiveSteps(timeout));
+  }
+
+  private *receiveSteps(timeoutMs: number): Steps<Uint8Array | null> {
+    const deadline = performance.now() + timeoutMs;
+    const read = Atomics.load(this.header, READ) >>> 0; // only this side moves it: no step needed
+    let available: number;
     for (;;) {
+      // Closed first: a message sent before the close is then seen below.
+      const closed = Atomics.load(this.header, CLOSED) !== 0;
+      yield STEP;
       const write = Atomics.load(this.header, WRITE);
-      if (write >>> 0 !== read) break;
-      if (this.closed) return null;
-      if (movesSoon(this.header, WRITE, write)) continue;
+      yield STEP;
+      available = (write - read) >>> 0;
+      if (available > this.capacity || available % 4 !== 0) {
+        throw this.corrupt(`the write cursor is ${available} bytes ahead of the read cursor in a ring of ${this.capacity}`);
+      }
+      if (available !== 0) break;
+      if (closed) return null;
+      if (movesSoon(this.header, WRITE, write, this.spinReads)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return null;
       yield* this.sleepWhile(RECEIVER_WAITING, WRITE, write, remaining);
     }
     const position = read & (this.capacity - 1);
     const length = this.words[position >> 2] >>> 0;
-    if (length > this.maxMessageBytes) {
-      throw channelError('ERR_SHM_CHANNEL_CORRUPT', `A record claims ${length} bytes in a ring of ${this.capacity}`);
+    const size = LENGTH_BYTES + padded(length);
+    if (length > this.maxMessageBytes || size > available) {
+      throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
     }
     const message = this.copyOut((position + LENGTH_BYTES) & (this.capacity - 1), length);
-    Atomics.store(this.header, READ, (read + LENGTH_BYTES + padded(length)) | 0); // frees the record
-    if (Atomics.load(this.header, SENDER_WAITING) !== 0) notify(this.header, READ, 1);
+    Atomics.store(this.header, READ, (read + size) | 0); // frees the record
+    yield STEP;
+    const senderWaits = Atomics.load(this.header, SENDER_WAITING) !== 0;
+    if (senderWaits) yield notifyStep(this.header, READ, 1);
     return message;
   }
 
   /**
-   * Sleeps while the other side's `cursor` still holds `value`. The flag is
-   * raised first and the cursor read again after: either the other side sees
-   * the flag (and notifies after it moves the cursor) or this side sees the
-   * cursor moved, so no wake-up is lost.
+   * Sleeps while the other side's `cursor` still holds `value` and the
+   * channel is open. The flag is raised first; then the kernel compares the
+   * cursor and the closed word as the sleep begins, atomically with any
+   * wake: either the other side sees the flag (and notifies after it moves
+   * the cursor or closes) or the sleep does not begin.
    */
-  private *sleepWhile(flag: number, cursor: number, value: number, timeoutMs: number): WaitSteps<void> {
+  private *sleepWhile(flag: number, cursor: number, value: number, timeoutMs: number): Steps<void> {
     Atomics.store(this.header, flag, 1);
+    yield STEP;
     try {
-      if (Atomics.load(this.header, cursor) === value && !this.closed) {
-        yield { array: this.header, index: cursor, expected: value, timeoutMs };
-      }
+      yield waitStep(this.header, cursor, value, timeoutMs, { array: this.header, index: CLOSED, expected: 0 });
     } finally {
       Atomics.store(this.header, flag, 0);
     }
@@ -232,3 +304,18 @@ export class Channel {
     return message;
   }
 }
+
+/**
+ * The steps of a Channel's operations, for the interleaving checker
+ * (@shm/interleave): not part of the public API. `spinReads` 0 makes every
+ * wait a sleep, so that the checker sees each one.
+ */
+export const channelSteps = {
+  send: (channel: Channel, message: ArrayBufferView, timeoutMs?: number): Steps<boolean> => channel['sending'](message, timeoutMs),
+  receive: (channel: Channel, timeoutMs?: number): Steps<Uint8Array | null> => channel['receiving'](timeoutMs),
+  close: (channel: Channel): Steps<void> => channel['closing'](),
+  withoutSpinning(channel: Channel): Channel {
+    channel['spinReads'] = 0;
+    return channel;
+  },
+};

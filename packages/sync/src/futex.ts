@@ -9,7 +9,12 @@ import type { WaitResult } from './native';
 
 export type { WaitResult };
 
-/** The arrays a cell can live in: 32-bit cells, or 64-bit ones (waited on through their low half). */
+/**
+ * The arrays a cell can live in: 32-bit cells, or 64-bit ones. The kernel's
+ * futexes are 32 bits wide, so a 64-bit wait sleeps on both halves of its
+ * cell at once (futex_waitv): a store that changes either half, with its
+ * notify, wakes it.
+ */
 export type WaitableArray = Int32Array | BigInt64Array;
 
 const INT32_MIN = -(2 ** 31);
@@ -52,7 +57,11 @@ function validateExpected(array: WaitableArray, expected: unknown): number | big
   return expected;
 }
 
-/** A timeout in milliseconds: Infinity when omitted, otherwise a number >= 0. */
+/**
+ * A timeout in milliseconds: Infinity when omitted, otherwise a number >= 0.
+ * One too long for the kernel's clock (about 9.2e12 ms and more) waits for
+ * ever, as Infinity does.
+ */
 export function validateTimeout(timeoutMs: unknown): number {
   if (timeoutMs === undefined) return Infinity;
   if (typeof timeoutMs !== 'number') throw invalidArgType('timeoutMs', 'of type number', timeoutMs);
@@ -76,7 +85,8 @@ export interface WaitOptions {
  * `timeoutMs`. Returns 'not-equal' at once if the cell does not hold
  * `expected`. Like Atomics.wait, but a notify from any process that maps the
  * memory wakes it. On the main thread this blocks the event loop: see
- * waitAsync.
+ * waitAsync. In a worker, worker.terminate() (or the main thread's
+ * process.exit()) ends the wait within about 20 ms, as it ends Atomics.wait.
  */
 export function wait(array: WaitableArray, index: number, expected: number | bigint, timeoutMs?: number, options?: WaitOptions): WaitResult {
   const cells = validateCell(array, index);
@@ -100,22 +110,51 @@ function validateSpin(options: WaitOptions | undefined): number {
   return spin;
 }
 
+export interface WaitAsyncOptions {
+  /**
+   * Whether the pending wait keeps the event loop (and so the process or
+   * worker) alive, as a pending socket read does. Default true; false is
+   * unref(): the wait does not hold the loop open, and if the loop ends
+   * first its promise never settles.
+   */
+  ref?: boolean;
+}
+
 /**
  * As wait, without blocking: the promise settles when the cell is notified,
  * does not hold `expected`, or the timeout passes. Each pending call holds a
  * thread of its own (not one of libuv's pool); at most MAX_ASYNC_WAITS may be
  * pending at once in a process, and one more is rejected with
- * ERR_SHM_TOO_MANY_WAITS. A pending call keeps the event loop alive.
+ * ERR_SHM_TOO_MANY_WAITS. When the cell's memory is detached (its segment
+ * detached or destroyed) while the wait is pending, the promise is rejected
+ * with ERR_INVALID_STATE at once: it never waits on what is mapped there next.
  */
-export function waitAsync(array: WaitableArray, index: number, expected: number | bigint, timeoutMs?: number): Promise<WaitResult> {
+export function waitAsync(
+  array: WaitableArray,
+  index: number,
+  expected: number | bigint,
+  timeoutMs?: number,
+  options?: WaitAsyncOptions,
+): Promise<WaitResult> {
   const cells = validateCell(array, index);
-  return binding.waitAsync(cells, index, validateExpected(cells, expected), validateTimeout(timeoutMs));
+  const value = validateExpected(cells, expected);
+  const timeout = validateTimeout(timeoutMs);
+  return binding.waitAsync(cells, index, value, timeout, validateRef(options));
+}
+
+function validateRef(options: WaitAsyncOptions | undefined): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const { ref = true } = options;
+  if (typeof ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', ref);
+  return ref;
 }
 
 /**
  * Wakes at most `count` (default: all) waiters on `array[index]`, in every
  * process; returns how many were woken. A 64-bit cell wakes the waiters of
- * that cell.
+ * that cell (and also those of a 32-bit view of its halves, which share
+ * their words).
  */
 export function notify(array: WaitableArray, index: number, count: number = Infinity): number {
   const cells = validateCell(array, index);

@@ -3,20 +3,31 @@
  * them, which survives the death of its holder.
  *
  * Layout (little-endian, 8-byte aligned):
- *   bytes 0..7   owner: 0 when free, else (start token << 32) | thread id
+ *   bytes 0..7   owner: 0 when free, else the holder's owner word
+ *                (uid << 32 | slot << 16 | generation; see native/owner_monitor.h)
  *   bytes 8..11  how many lock() calls are waiting (so unlock notifies only then)
  *   bytes 12..15 reserved, 0
  * Zeroed memory is a free mutex: a new segment needs no initialisation.
  *
- * The owner is a thread (its Linux thread id), and the start token (the low
- * half of the thread's start time) tells it from a later thread given the
- * same id. A holder is dead when /proc no longer shows a live thread with
- * that id and token: its process was killed, exited, or its worker ended.
+ * The owner is a thread: each thread that locks holds, for its life, a
+ * kernel lock on a slot file of its own under /dev/shm. The kernel drops that
+ * lock when the thread's process dies or its environment ends, so a holder
+ * is proven dead when its slot is unlocked (or reused by a later
+ * generation). Only that proof lets another thread take the mutex over;
+ * when the slot cannot be looked at (another mount of /dev/shm, a file this
+ * process cannot open, out of descriptors), the holder counts as alive.
+ *
+ * States of the owner word, and who moves it:
+ *   0 (free) --lock / tryLock: CAS 0 -> me--> me
+ *   me --unlock: CAS me -> 0, then notify if anyone waits--> 0
+ *   H (held) --contender, H proven dead: CAS H -> me (recovered)--> me
+ *   H --anything else--> H (the contender waits on the word, and looks at
+ *                          H's slot every LIVENESS_INTERVAL_MS)
  */
 import { invalidArgType } from '@shm/types';
 import { binding } from './binding';
-import { notify, validateTimeout } from './futex';
-import { runAsync, runBlocking, WaitSteps } from './steps';
+import { validateTimeout } from './futex';
+import { notifyStep, runAsync, runBlocking, STEP, Steps, waitStep } from './steps';
 import { regionOf } from './region';
 
 /** How often a waiting lock() looks whether the holder is still alive. */
@@ -25,21 +36,20 @@ export const LIVENESS_INTERVAL_MS = 100;
 const OWNER = 0; // in the BigInt64Array view
 const WAITERS = 2; // in the Int32Array view
 
+/**
+ * This thread's owner word. The binding claims the thread's slot on first
+ * use and keeps it; when it cannot (out of descriptors, say), it throws and
+ * keeps nothing, so the next call tries again.
+ */
 let self: bigint | undefined;
 
-/** This thread's owner value (computed once per thread: each worker loads its own copy of this module). */
 function selfValue(): bigint {
-  if (self === undefined) {
-    const tid = binding.threadId();
-    self = BigInt.asIntN(64, (BigInt(binding.threadStartToken(tid)) << 32n) | BigInt(tid));
-  }
-  return self;
+  return (self ??= binding.ownerToken());
 }
 
-function holderAlive(owner: bigint): boolean {
-  const tid = Number(owner & 0xffffffffn);
-  const token = Number(BigInt.asUintN(64, owner) >> 32n);
-  return tid > 0 && binding.threadStartToken(tid) === token;
+/** Only a proven death counts: 'unknown' (nothing could be looked at) is alive. */
+function holderProvenDead(owner: bigint): boolean {
+  return binding.ownerState(owner) === 'dead';
 }
 
 function mutexError(code: string, message: string): Error {
@@ -79,26 +89,30 @@ export class Mutex {
    * ERR_SHM_MUTEX_RELOCK instead of waiting forever.
    */
   lock(timeoutMs?: number): MutexGuard {
-    return runBlocking(this.acquisition(timeoutMs));
+    return runBlocking(this.acquisition(selfValue(), timeoutMs));
   }
 
   /** As lock, without blocking the thread: the promise resolves once the mutex is taken. */
   lockAsync(timeoutMs?: number): Promise<MutexGuard> {
-    return runAsync(this.acquisition(timeoutMs));
+    return runAsync(this.acquisition(selfValue(), timeoutMs));
   }
 
-  /** Takes the mutex if it is free (or its holder is dead); null if another live thread holds it. */
+  /** Takes the mutex if it is free (or its holder is proven dead); null if another thread holds it. */
   tryLock(): MutexGuard | null {
-    return this.attempt(true);
+    return runBlocking(this.attempt(selfValue(), true));
   }
 
   /** Releases the mutex; throws ERR_SHM_MUTEX_NOT_OWNER unless this thread holds it. */
   unlock(): void {
-    const me = selfValue();
-    if (Atomics.compareExchange(this.owner, OWNER, me, 0n) !== me) {
-      throw mutexError('ERR_SHM_MUTEX_NOT_OWNER', 'This thread does not hold the mutex');
-    }
-    if (Atomics.load(this.words, WAITERS) > 0) notify(this.owner, OWNER, 1);
+    runBlocking(this.release(selfValue()));
+  }
+
+  private *release(me: bigint): Steps<void> {
+    const released = Atomics.compareExchange(this.owner, OWNER, me, 0n) === me;
+    yield STEP;
+    if (!released) throw mutexError('ERR_SHM_MUTEX_NOT_OWNER', 'This thread does not hold the mutex');
+    const waiting = Atomics.load(this.words, WAITERS) > 0;
+    if (waiting) yield notifyStep(this.owner, OWNER, 1);
   }
 
   /** Whether this thread holds the mutex. */
@@ -134,18 +148,22 @@ export class Mutex {
    * The steps of taking the mutex, shared by lock and lockAsync: each yield
    * asks its driver to wait on the owner cell while it holds `holder`.
    */
-  private *acquisition(timeoutMs: number | undefined): WaitSteps<MutexGuard> {
+  private *acquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
     const deadline = performance.now() + validateTimeout(timeoutMs);
     for (let holderWaitedOut = false; ; ) {
-      const taken = this.attempt(holderWaitedOut);
+      const taken = yield* this.attempt(me, holderWaitedOut);
       if (taken) return taken;
       const holder = Atomics.load(this.owner, OWNER);
+      yield STEP;
       if (holder === 0n) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw this.timeout(timeoutMs);
       Atomics.add(this.words, WAITERS, 1);
+      yield STEP;
       try {
-        const result = yield { array: this.owner, index: OWNER, expected: holder, timeoutMs: Math.min(remaining, LIVENESS_INTERVAL_MS) };
+        // The word must still hold `holder` as the sleep begins: an unlock in
+        // between changes it, and the kernel then does not sleep.
+        const result = yield waitStep(this.owner, OWNER, holder, Math.min(remaining, LIVENESS_INTERVAL_MS));
         holderWaitedOut = result === 'timed-out';
       } finally {
         Atomics.sub(this.words, WAITERS, 1);
@@ -154,21 +172,25 @@ export class Mutex {
   }
 
   /**
-   * One attempt: take a free mutex, or one whose holder is dead (looked up
-   * only when `checkHolder`, since it reads /proc).
+   * One attempt: take a free mutex, or one whose holder is proven dead
+   * (looked at only when `checkHolder`: it opens the holder's slot file).
    */
-  private attempt(checkHolder: boolean): MutexGuard | null {
-    const me = selfValue();
+  private *attempt(me: bigint, checkHolder: boolean): Steps<MutexGuard | null> {
     const holder = Atomics.compareExchange(this.owner, OWNER, 0n, me);
+    yield STEP;
     if (holder === 0n) return this.guard(false);
     if (holder === me) {
       throw mutexError('ERR_SHM_MUTEX_RELOCK', 'This thread holds the mutex already; locking it again would wait forever');
     }
-    if (checkHolder && !holderAlive(holder) && Atomics.compareExchange(this.owner, OWNER, holder, me) === holder) {
-      return this.guard(true);
-    }
-    return null;
+    if (!checkHolder || !this.provenDead(holder)) return null;
+    // Only the thread whose CAS replaces exactly that dead holder takes over.
+    const recovered = Atomics.compareExchange(this.owner, OWNER, holder, me) === holder;
+    yield STEP;
+    return recovered ? this.guard(true) : null;
   }
+
+  /** How this mutex proves a holder dead (the interleaving checker swaps in its own). */
+  private provenDead: (holder: bigint) => boolean = holderProvenDead;
 
   private guard(recovered: boolean): MutexGuard {
     let held = true;
@@ -184,3 +206,18 @@ export class Mutex {
     return mutexError('ERR_SHM_MUTEX_TIMEOUT', `The mutex was not free within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * The steps of a Mutex's operations for one thread identity, for the
+ * interleaving checker (@shm/interleave): not part of the public API.
+ */
+export const mutexSteps = {
+  lock: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs),
+  tryLock: (mutex: Mutex, me: bigint): Steps<MutexGuard | null> => mutex['attempt'](me, true),
+  unlock: (mutex: Mutex, me: bigint): Steps<void> => mutex['release'](me),
+  /** Replaces the proof of death (the checker decides who is dead). */
+  proveDeathWith(mutex: Mutex, provenDead: (holder: bigint) => boolean): Mutex {
+    mutex['provenDead'] = provenDead;
+    return mutex;
+  },
+};

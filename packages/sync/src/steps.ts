@@ -1,26 +1,149 @@
 /**
- * Blocking and async forms from one algorithm. A Mutex or Channel operation
- * is written once as a generator that yields each wait it needs; runBlocking
- * performs the waits with wait(), runAsync with waitAsync().
+ * Blocking and async forms from one algorithm, which a model checker can also
+ * run. A Mutex or Channel operation is written once as a generator of the
+ * steps it takes:
+ *   STEP     a point between two accesses to shared memory: another side
+ *            may run here (the real drivers go on at once; the interleaving
+ *            checker switches sides)
+ *   wait     sleep while the cell(s) hold their expected values
+ *   notify   wake waiters of a cell
+ *   turn     wait until the earlier calls of this kind on this object are
+ *            done (overlapping async calls run one at a time, in order)
+ * runBlocking performs the waits with wait(), runAsync with waitAsync(); the
+ * checker in @shm/interleave performs all four in a model of the memory.
  */
-import { wait, waitAsync, WaitableArray, WaitResult } from './futex';
+import { binding } from './binding';
+import type { WaitableArray, WaitResult } from './futex';
+
+/** Another side may run here. */
+export const STEP = Object.freeze({ kind: 'step' as const });
 
 export interface WaitRequest {
+  kind: 'wait';
   array: WaitableArray;
   index: number;
   expected: number | bigint;
   timeoutMs: number;
+  /** A second 32-bit cell: the sleep also ends when it stops holding its expected value. */
+  also?: { array: Int32Array; index: number; expected: number };
 }
 
-export type WaitSteps<T> = Generator<WaitRequest, T, WaitResult>;
+export interface NotifyRequest {
+  kind: 'notify';
+  array: WaitableArray;
+  index: number;
+  count: number;
+}
 
-export function runBlocking<T>(steps: WaitSteps<T>): T {
+export interface TurnRequest {
+  kind: 'turn';
+  turns: Turns;
+  ticket: number;
+}
+
+export type Step = typeof STEP | WaitRequest | NotifyRequest | TurnRequest;
+
+export type Steps<T> = Generator<Step, T, WaitResult | undefined>;
+
+export function waitStep(
+  array: WaitableArray,
+  index: number,
+  expected: number | bigint,
+  timeoutMs: number,
+  also?: WaitRequest['also'],
+): WaitRequest {
+  return { kind: 'wait', array, index, expected, timeoutMs, also };
+}
+
+export function notifyStep(array: WaitableArray, index: number, count = Infinity): NotifyRequest {
+  return { kind: 'notify', array, index, count };
+}
+
+function busyError(): Error {
+  return Object.assign(
+    new Error('An async call of this kind on this object is still pending; a blocking call would wait for ever behind it'),
+    { code: 'ERR_SHM_BUSY' },
+  );
+}
+
+/**
+ * The calls of one kind on one object (a Channel's sends, say), one at a
+ * time, in the order they began. State of a ticket: queued --its turn-->
+ * first --the call ends--> gone (and the next ticket's turn comes).
+ */
+export class Turns {
+  private readonly queue: number[] = [];
+  private readonly waiting = new Map<number, () => void>();
+  private nextTicket = 0;
+
+  enter(): number {
+    const ticket = this.nextTicket++;
+    this.queue.push(ticket);
+    return ticket;
+  }
+
+  isFirst(ticket: number): boolean {
+    return this.queue[0] === ticket;
+  }
+
+  leave(ticket: number): void {
+    const at = this.queue.indexOf(ticket);
+    if (at >= 0) this.queue.splice(at, 1);
+    const first = this.queue[0];
+    const wake = first === undefined ? undefined : this.waiting.get(first);
+    if (wake) {
+      this.waiting.delete(first);
+      wake();
+    }
+  }
+
+  whenFirst(ticket: number): Promise<void> {
+    if (this.isFirst(ticket)) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(ticket, resolve));
+  }
+}
+
+/** `body`'s steps, once every earlier call of `turns` is done. */
+export function* inTurn<T>(turns: Turns, body: Steps<T>): Steps<T> {
+  const ticket = turns.enter();
+  try {
+    while (!turns.isFirst(ticket)) yield { kind: 'turn', turns, ticket };
+    return yield* body;
+  } finally {
+    turns.leave(ticket);
+  }
+}
+
+function performWait(request: WaitRequest): WaitResult {
+  const { array, index, expected, timeoutMs, also } = request;
+  if (also === undefined) return binding.wait(array, index, expected, timeoutMs);
+  return binding.wait(array, index, expected, timeoutMs, also.array, also.index, also.expected);
+}
+
+function performWaitAsync(request: WaitRequest): Promise<WaitResult> {
+  const { array, index, expected, timeoutMs, also } = request;
+  if (also === undefined) return binding.waitAsync(array, index, expected, timeoutMs, true);
+  return binding.waitAsync(array, index, expected, timeoutMs, true, also.array, also.index, also.expected);
+}
+
+export function runBlocking<T>(steps: Steps<T>): T {
   let next = steps.next();
   while (!next.done) {
-    const { array, index, expected, timeoutMs } = next.value;
-    let result: WaitResult;
+    const step = next.value;
+    let result: WaitResult | undefined;
     try {
-      result = wait(array, index, expected, timeoutMs);
+      switch (step.kind) {
+        case 'step':
+          break;
+        case 'notify':
+          binding.notify(step.array, step.index, step.count);
+          break;
+        case 'wait':
+          result = performWait(step);
+          break;
+        case 'turn':
+          throw busyError();
+      }
     } catch (error) {
       next = steps.throw(error); // runs the operation's cleanup, then rethrows
       continue;
@@ -30,13 +153,25 @@ export function runBlocking<T>(steps: WaitSteps<T>): T {
   return next.value;
 }
 
-export async function runAsync<T>(steps: WaitSteps<T>): Promise<T> {
+export async function runAsync<T>(steps: Steps<T>): Promise<T> {
   let next = steps.next();
   while (!next.done) {
-    const { array, index, expected, timeoutMs } = next.value;
-    let result: WaitResult;
+    const step = next.value;
+    let result: WaitResult | undefined;
     try {
-      result = await waitAsync(array, index, expected, timeoutMs);
+      switch (step.kind) {
+        case 'step':
+          break;
+        case 'notify':
+          binding.notify(step.array, step.index, step.count);
+          break;
+        case 'wait':
+          result = await performWaitAsync(step);
+          break;
+        case 'turn':
+          await step.turns.whenFirst(step.ticket);
+          break;
+      }
     } catch (error) {
       next = steps.throw(error);
       continue;
