@@ -175,6 +175,27 @@ export class Channel {
     return runAsync(this.receiving(timeoutMs));
   }
 
+  /**
+   * As receive, into `target`'s bytes instead of a new array (no allocation
+   * per message): the message's length, or null on timeout or once closed
+   * and empty. A message longer than `target` stays in the ring and throws
+   * ERR_OUT_OF_RANGE (with `messageBytes`), so a larger target can take it.
+   */
+  receiveInto(target: ArrayBufferView, timeoutMs?: number): number | null {
+    return runBlocking(this.receivingInto(target, timeoutMs));
+  }
+
+  receiveIntoAsync(target: ArrayBufferView, timeoutMs?: number): Promise<number | null> {
+    return runAsync(this.receivingInto(target, timeoutMs));
+  }
+
+  private *receivingInto(target: ArrayBufferView, timeoutMs: number | undefined): Steps<number | null> {
+    if (!ArrayBuffer.isView(target)) throw invalidArgType('target', 'a TypedArray, Buffer or DataView', target);
+    const into = bytesOf(target);
+    const timeout = validateTimeout(timeoutMs);
+    return (yield* inTurn(this.receives, this.receiveSteps(timeout, into))) as number | null;
+  }
+
   /** No more messages: the receiver gets what is in the ring, then null; send throws. */
   close(): void {
     runBlocking(this.closing());
@@ -233,10 +254,10 @@ export class Channel {
 
   private *receiving(timeoutMs: number | undefined): Steps<Uint8Array | null> {
     const timeout = validateTimeout(timeoutMs);
-    return yield* inTurn(this.receives, this.receiveSteps(timeout));
+    return (yield* inTurn(this.receives, this.receiveSteps(timeout))) as Uint8Array | null;
   }
 
-  private *receiveSteps(timeoutMs: number): Steps<Uint8Array | null> {
+  private *receiveSteps(timeoutMs: number, into?: Uint8Array): Steps<Uint8Array | number | null> {
     const deadline = performance.now() + timeoutMs;
     const read = Atomics.load(this.header, READ) >>> 0; // only this side moves it: no step needed
     let available: number;
@@ -263,12 +284,16 @@ export class Channel {
     if (length > this.maxMessageBytes || size > available) {
       throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
     }
-    const message = this.copyOut((position + LENGTH_BYTES) & (this.capacity - 1), length);
+    if (into !== undefined && length > into.length) {
+      const error = outOfRange(`A message of ${length} bytes does not fit the ${into.length} bytes given; it stays in the ring`);
+      throw Object.assign(error, { messageBytes: length });
+    }
+    const message = this.copyOut((position + LENGTH_BYTES) & (this.capacity - 1), length, into);
     Atomics.store(this.header, READ, (read + size) | 0); // frees the record
     yield STEP;
     const senderWaits = Atomics.load(this.header, SENDER_WAITING) !== 0;
     if (senderWaits) yield notifyStep(this.header, READ, 1);
-    return message;
+    return into === undefined ? message : length;
   }
 
   /**
@@ -294,10 +319,10 @@ export class Channel {
     if (first < payload.length) this.bytes.set(payload.subarray(first), 0);
   }
 
-  private copyOut(position: number, length: number): Uint8Array {
+  private copyOut(position: number, length: number, into?: Uint8Array): Uint8Array {
     // Every byte is written below, so the memory need not be zeroed first;
     // never pooled, so `message.buffer` holds this message alone.
-    const message = Buffer.allocUnsafeSlow(length);
+    const message = into ?? Buffer.allocUnsafeSlow(length);
     const first = Math.min(length, this.capacity - position);
     message.set(this.bytes.subarray(position, position + first), 0);
     if (first < length) message.set(this.bytes.subarray(0, length - first), first);

@@ -6,6 +6,7 @@
  *   message-echo   answers every IPC message with itself
  *   socket-echo    connects to the Unix socket named by the first message and echoes every byte
  *   channel-drain  on { count }, receives count messages from the channel, answers { received, bytes }
+ *   channel-drain-into  the same with receiveInto, into one reused buffer
  *   message-drain  on { count }, counts count IPC messages, answers { received, bytes }
  */
 import { connect } from 'node:net';
@@ -39,6 +40,18 @@ function channelDrain(): void {
   process.on('message', ({ count }: { count: number }) => {
     let bytes = 0;
     for (let received = 0; received < count; received++) bytes += channel.receive()!.length;
+    process.send!({ received: count, bytes });
+  });
+  process.send!('ready');
+}
+
+/** As channelDrain, into one reused buffer (receiveInto: no allocation per message). */
+function channelDrainInto(): void {
+  const channel = Channel.attach(posix.get(name, 'Buffer')!);
+  const target = new Uint8Array(channel.maxMessageBytes);
+  process.on('message', ({ count }: { count: number }) => {
+    let bytes = 0;
+    for (let received = 0; received < count; received++) bytes += channel.receiveInto(target)!;
     process.send!({ received: count, bytes });
   });
   process.send!('ready');
@@ -79,6 +92,7 @@ const roles: Record<string, () => void> = {
     process.send!('ready');
   },
   'channel-drain': channelDrain,
+  'channel-drain-into': channelDrainInto,
   'message-drain': messageDrain,
 };
 roles[role]();

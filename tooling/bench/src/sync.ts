@@ -126,22 +126,23 @@ async function throughputRows(config: Config): Promise<Row[]> {
   const sizes = config.smoke ? [[64, 200], [4096, 50]] : [[64, 20000], [4096, 5000], [1024 * 1024, 40]];
   for (const [bytes, count] of sizes) {
     const name = newName();
-    const memory = posix.create(Channel.bytesFor(Math.max(64 * 1024, 4 * bytes)), 'Buffer', name)!;
-    const channel = Channel.create(memory);
+    const intoName = newName();
+    const ringBytes = Channel.bytesFor(Math.max(64 * 1024, 4 * bytes));
+    const channel = Channel.create(posix.create(ringBytes, 'Buffer', name)!);
+    const intoChannel = Channel.create(posix.create(ringBytes, 'Buffer', intoName)!);
     const channelPeer = await start('sync-peer.js', ['channel-drain', name]);
+    const intoPeer = await start('sync-peer.js', ['channel-drain-into', intoName]);
     const messagePeer: ChildProcess = await start('sync-peer.js', ['message-drain', name]);
     const payload = new Uint8Array(bytes).fill(7);
+    const through = (target: Channel, peer: ChildProcess) => async () => {
+      const done = request(peer, { count });
+      for (let message = 0; message < count; message++) target.send(payload);
+      await done;
+    };
     try {
       const contenders: Contender[] = [
-        {
-          name: 'Channel',
-          run: async () => {
-            const done = request(channelPeer, { count });
-            for (let message = 0; message < count; message++) channel.send(payload);
-            await done;
-          },
-          async: true,
-        },
+        { name: 'Channel', run: through(channel, channelPeer), async: true },
+        { name: 'Channel receiveInto', run: through(intoChannel, intoPeer), async: true },
         {
           name: 'process.send',
           run: async () => {
@@ -155,6 +156,7 @@ async function throughputRows(config: Config): Promise<Row[]> {
       ];
       const latencies = await measure(contenders, { ...config.slow, rounds: config.quick.rounds, iterations: config.smoke ? 1 : 5 });
       const channelMs = typicalMs(latencies, 'Channel');
+      const intoMs = typicalMs(latencies, 'Channel receiveInto');
       const sendMs = typicalMs(latencies, 'process.send');
       rows.push({
         label: `${formatBytes(bytes)} messages × ${count}`,
@@ -163,9 +165,16 @@ async function throughputRows(config: Config): Promise<Row[]> {
         ratio: ratio(latencies, 'process.send', 'Channel'),
         note: `Channel ${((count * bytes) / (channelMs / 1000) / 1e9).toFixed(2)} GB/s, ${Math.round(count / (channelMs / 1000)).toLocaleString('en')} messages/s`,
       });
+      rows.push({
+        label: `${formatBytes(bytes)} messages × ${count}: receive (a new array each) against receiveInto (one reused)`,
+        timesMs: { 'receive per message': channelMs / count, 'receiveInto per message': intoMs / count },
+        ratioOf: 'receive / receiveInto (time)',
+        ratio: ratio(latencies, 'Channel', 'Channel receiveInto'),
+      });
     } finally {
-      await Promise.all([channelPeer, messagePeer].map(stop));
+      await Promise.all([channelPeer, intoPeer, messagePeer].map(stop));
       posix.destroy(name);
+      posix.destroy(intoName);
     }
   }
   return rows;

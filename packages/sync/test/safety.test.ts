@@ -1,0 +1,315 @@
+/**
+ * What @shm/sync promises, each case forced where a race is the cause: a
+ * close or a send landing between two steps of the other side (the step is
+ * hooked), overlapping async calls, a hostile peer, waits whose memory goes
+ * or whose thread is terminated, and a Mutex that only proof of death takes
+ * over. (Every interleaving of the protocols: protocols.test.ts.)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as posix from '@shm/posix';
+import * as sysv from '@shm/sysv';
+import { runChild, useScratch } from '@shm/test-support';
+import { binding } from '../src/binding';
+import { Channel, Mutex, notify, wait, waitAsync } from '../src';
+
+const scratch = useScratch({ posix, sysv });
+const peer = path.join(__dirname, 'fixtures', 'mutex-peer.js');
+const NOBODY = { uid: 65534, gid: 65534 };
+const elapsed = (since: number) => performance.now() - since;
+/** The built package, for workers and child processes (they run no TypeScript). */
+const SYNC = require.resolve('@shm/sync');
+
+function channelPair(capacity = 256) {
+  const name = scratch.name();
+  const memory = posix.create(Channel.bytesFor(capacity), 'Uint8Array', name)!;
+  return { name, memory, sender: Channel.create(memory), receiver: Channel.attach(memory) };
+}
+
+describe('Channel', () => {
+  test('a close that lands between the check and the sleep still ends the receive at once', () => {
+    const { sender, receiver } = channelPair();
+    const realWait = binding.wait;
+    // The receiver decided to sleep; the close comes now, before the kernel call.
+    binding.wait = (...args: Parameters<typeof binding.wait>) => {
+      binding.wait = realWait;
+      sender.close();
+      return realWait(...args);
+    };
+    try {
+      const started = performance.now();
+      expect(receiver.receive(3000)).toBeNull();
+      expect(elapsed(started)).toBeLessThan(1000); // before: it slept its whole timeout
+      expect(receiver.closed).toBe(true);
+    } finally {
+      binding.wait = realWait;
+    }
+  });
+
+  test("a send and a close between the receiver's two reads never hide the message", () => {
+    const { memory, sender, receiver } = channelPair();
+    const realLoad = Atomics.load;
+    let armed = true;
+    // After the receiver has read the write cursor (empty), the sender sends and closes.
+    (Atomics as any).load = (array: any, index: number) => {
+      const value = realLoad(array, index);
+      if (armed && array instanceof Int32Array && array.buffer === memory.buffer && index === 2 && array !== (sender as any).header) {
+        armed = false;
+        sender.send(Buffer.from('last'));
+        sender.close();
+      }
+      return value;
+    };
+    try {
+      const message = receiver.receive(1000);
+      expect(armed).toBe(false);
+      expect(message && Buffer.from(message).toString()).toBe('last');
+      expect(receiver.receive(1000)).toBeNull();
+    } finally {
+      (Atomics as any).load = realLoad;
+    }
+  });
+
+  test('overlapping sendAsync and receiveAsync calls on one object keep every message, once, in order', async () => {
+    const { sender, receiver } = channelPair(64); // room for two 'msg n' records: the others wait
+    const messages = Array.from({ length: 8 }, (_, index) => `msg${index}`);
+    const receives = messages.map(() => receiver.receiveAsync(5000));
+    const sends = messages.map((message) => sender.sendAsync(Buffer.from(message), 5000));
+    expect(await Promise.all(sends)).toEqual(messages.map(() => true));
+    const got = (await Promise.all(receives)).map((message) => Buffer.from(message!).toString());
+    expect(got).toEqual(messages);
+  });
+
+  test('a blocking call behind a pending async call of its kind is ERR_SHM_BUSY, and the async one goes on', async () => {
+    const { sender, receiver } = channelPair();
+    const pending = receiver.receiveAsync(5000);
+    expect(() => receiver.receive(10)).toThrow(expect.objectContaining({ code: 'ERR_SHM_BUSY' }));
+    sender.send(Buffer.from('x'));
+    expect(Buffer.from((await pending)!).toString()).toBe('x');
+    expect(receiver.receive(0)).toBeNull(); // its turn now: nothing is there
+  });
+
+  test('receiveInto fills the bytes given, and leaves a message too long for them in the ring', async () => {
+    const { sender, receiver } = channelPair();
+    sender.send(Buffer.from('hello'));
+    sender.send(Buffer.from('world!'));
+    const target = new Uint8Array(8);
+    expect(receiver.receiveInto(target)).toBe(5);
+    expect(Buffer.from(target.subarray(0, 5)).toString()).toBe('hello');
+    expect(() => receiver.receiveInto(new Uint8Array(3))).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', messageBytes: 6 }),
+    );
+    expect(await receiver.receiveIntoAsync(target)).toBe(6);
+    expect(Buffer.from(target.subarray(0, 6)).toString()).toBe('world!');
+    sender.close();
+    expect(receiver.receiveInto(target)).toBeNull();
+  });
+
+  test('a peer that writes a bad length or cursor: ERR_SHM_CHANNEL_CORRUPT, for good; no garbage, no hang', () => {
+    const { memory, sender, receiver } = channelPair(256);
+    const header = new Int32Array(memory.buffer, memory.byteOffset, 16);
+    sender.send(Buffer.from('ok'));
+    new Int32Array(memory.buffer, memory.byteOffset + 64, 1)[0] = 3000; // the record now claims 3000 bytes
+    const corrupt = expect.objectContaining({ code: 'ERR_SHM_CHANNEL_CORRUPT' });
+    for (let round = 0; round < 3; round++) expect(() => receiver.receive(10)).toThrow(corrupt);
+    // A read cursor past the write cursor: the sender refuses too, and the receiver.
+    Atomics.store(header, 3, Atomics.load(header, 2) + 64);
+    expect(() => sender.send(Buffer.from('x'), 10)).toThrow(corrupt);
+    expect(() => receiver.receive(10)).toThrow(corrupt);
+    // A write cursor that is not a multiple of 4, or too far ahead.
+    Atomics.store(header, 3, 0);
+    Atomics.store(header, 2, 6);
+    expect(() => receiver.receive(10)).toThrow(corrupt);
+    Atomics.store(header, 2, 1024);
+    expect(() => receiver.receive(10)).toThrow(corrupt);
+  });
+});
+
+describe('waits', () => {
+  test('a timeout too long for the clock waits for ever, as Infinity does: wait, waitAsync, receive', async () => {
+    const cells = new Int32Array(new SharedArrayBuffer(8));
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const sync = require(workerData.sync);
+       const cells = workerData.cells;
+       setTimeout(() => { Atomics.store(cells, 0, 1); sync.notify(cells, 0); }, 100);`,
+      { eval: true, workerData: { sync: SYNC, cells } },
+    );
+    expect(wait(cells, 0, 0, Number.MAX_SAFE_INTEGER)).toBe('ok'); // before: EINVAL from futex
+    await new Promise((resolve) => worker.on('exit', resolve));
+    const timer = setTimeout(() => notify(cells, 1), 50);
+    expect(await waitAsync(cells, 1, 0, 9.3e12)).toBe('ok');
+    clearTimeout(timer);
+    const { sender, receiver } = channelPair();
+    sender.send(Buffer.from('x'));
+    expect(Buffer.from(receiver.receive(Number.MAX_SAFE_INTEGER)!).toString()).toBe('x');
+  });
+
+  test('a 64-bit wait is woken by a store that changes only the high half, with its notify', async () => {
+    const name = scratch.name();
+    const cells = posix.create(1, 'BigInt64Array', name)!;
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const sync = require(workerData.sync);
+       const cells = require(workerData.posix).get(workerData.name, 'BigInt64Array');
+       parentPort.postMessage(sync.wait(cells, 0, 0n, 5000));`,
+      { eval: true, workerData: { sync: SYNC, posix: require.resolve('@shm/posix'), name } },
+    );
+    const result = new Promise((resolve) => worker.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    Atomics.store(cells, 0, 1n << 32n); // the low half stays 0
+    let woken = 0;
+    for (let attempt = 0; woken === 0 && attempt < 100; attempt++) {
+      woken = notify(cells, 0);
+      if (woken === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await result).toBe('ok');
+    await new Promise((resolve) => worker.on('exit', resolve));
+  });
+
+  test('waitAsync on memory that is then detached ends at once: ERR_INVALID_STATE, never a wait on what comes next', async () => {
+    for (const kind of ['POSIX', 'System V']) {
+      const key = kind === 'POSIX' ? scratch.name() : scratch.key();
+      const cells = (typeof key === 'string' ? posix.create(4, 'Int32Array', key) : sysv.create(4, 'Int32Array', key))!;
+      const started = performance.now();
+      const pending = waitAsync(cells, 0, 0, 3000);
+      typeof key === 'string' ? posix.destroy(key) : sysv.destroy(key);
+      await expect(pending).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+      expect(elapsed(started)).toBeLessThan(1000); // before: it waited its whole timeout
+    }
+  });
+
+  test('waitAsync with { ref: false } does not keep the process alive', () => {
+    const script = `
+      const sync = require(${JSON.stringify(SYNC)});
+      sync.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000, { ref: false }).then(() => process.exit(3));`;
+    const started = performance.now();
+    execFileSync(process.execPath, ['-e', script], { timeout: 20000, stdio: 'pipe' });
+    expect(elapsed(started)).toBeLessThan(15000);
+  });
+
+  test("the main thread's process.exit() ends, with a worker blocked in wait()", () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const worker = new Worker(
+        "const sync = require(" + JSON.stringify(${JSON.stringify(SYNC)}) + ");" +
+        "require('node:worker_threads').parentPort.postMessage('blocking');" +
+        "sync.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);",
+        { eval: true });
+      worker.once('message', () => setTimeout(() => process.exit(0), 100));`;
+    const started = performance.now();
+    execFileSync(process.execPath, ['-e', script], { timeout: 20000, stdio: 'pipe' }); // before: hung, killed by the timeout
+    expect(elapsed(started)).toBeLessThan(10000);
+  });
+
+  test.each([
+    ['wait()', 'sync.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)'],
+    ['Channel.receive()', 'sync.Channel.create(new Uint8Array(new SharedArrayBuffer(128))).receive()'],
+    ['Channel.send() on a full ring', 'const c = sync.Channel.create(new Uint8Array(new SharedArrayBuffer(128))); for (;;) c.send(new Uint8Array(40));'],
+  ])('worker.terminate() ends a worker blocked in %s within milliseconds', async (_label, body) => {
+    const worker = new Worker(
+      `const sync = require(${JSON.stringify(SYNC)});
+       require('node:worker_threads').parentPort.postMessage('blocking');
+       ${body}`,
+      { eval: true },
+    );
+    await new Promise((resolve) => worker.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // asleep in the kernel by now
+    const started = performance.now();
+    await worker.terminate();
+    expect(elapsed(started)).toBeLessThan(1000); // before: never
+  });
+});
+
+describe('Mutex: only proof of death takes a lock over', () => {
+  /** A held mutex at byte 0 of a new segment, held by a child process until `release()`. */
+  async function heldByChild(options: { pidNamespace?: boolean } = {}) {
+    const name = scratch.name();
+    posix.create(16, 'Uint8Array', name);
+    fs.chmodSync(`/dev/shm${name}`, 0o666); // another user contends too
+    let child: ReturnType<typeof spawn>;
+    if (options.pidNamespace) {
+      // --kill-child: the holder (pid 1 of its namespace) dies with unshare.
+      child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, peer, 'hold', name], {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+    } else {
+      child = spawn(process.execPath, [peer, 'hold', name], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    }
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`holder exited (${code}): ${stderr}`)));
+    });
+    const release = async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    };
+    return { name, release };
+  }
+
+  const contend = async (name: string, role: string, options: { uid?: number; gid?: number } = {}) => {
+    const result = await runChild(peer, [role, name], undefined, options);
+    expect(result.stderr).toBe('');
+    return (result.messages[0] as { result: unknown }).result;
+  };
+
+  test('a contender out of file descriptors never takes a live holder\'s lock', async () => {
+    const { name, release } = await heldByChild();
+    try {
+      expect(await contend(name, 'contend-emfile')).toEqual({ code: 'ERR_SHM_MUTEX_TIMEOUT' }); // before: taken, "recovered"
+    } finally {
+      await release();
+    }
+  });
+
+  test('a contender that cannot see the holder in /proc (hidepid=2, another user) never takes it', async () => {
+    const { name, release } = await heldByChild();
+    try {
+      const command = `mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups "${process.execPath}" "${peer}" contend-stdout ${name}`;
+      const output = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', command], { encoding: 'utf8' });
+      expect(JSON.parse(output)).toEqual({ code: 'ERR_SHM_MUTEX_TIMEOUT' }); // before: taken every time
+    } finally {
+      await release();
+    }
+  });
+
+  test('a holder in another PID namespace keeps its lock, and loses it when it dies', async () => {
+    const { name, release } = await heldByChild({ pidNamespace: true });
+    const mutex = new Mutex(posix.get(name, 'Uint8Array')!);
+    try {
+      expect(() => mutex.lock(300)).toThrow(expect.objectContaining({ code: 'ERR_SHM_MUTEX_TIMEOUT' })); // before: taken
+    } finally {
+      await release();
+    }
+    const guard = mutex.lock(3000);
+    expect(guard.recovered).toBe(true);
+    guard.unlock();
+  });
+
+  test('a thread whose first lock met EMFILE leaves, when it dies holding a lock, one that is recovered', async () => {
+    const name = scratch.name();
+    const mutex = new Mutex(posix.create(16, 'Uint8Array', name)!);
+    const result = await runChild(peer, ['emfile-then-lock', name]);
+    expect(result.stderr).toBe('');
+    expect(result.messages).toEqual([{ first: { code: 'EMFILE' }, second: { taken: true, recovered: false } }]);
+    const guard = mutex.lock(3000); // before: it never was (the dead thread's token was 0)
+    expect(guard.recovered).toBe(true);
+    guard.unlock();
+  });
+
+  test('an owner word that no slot can name: tryLock is null, lock times out, never a bare RangeError', () => {
+    const memory = new Uint8Array(Mutex.BYTES);
+    const owner = new BigInt64Array(memory.buffer, 0, 1);
+    const mutex = new Mutex(memory);
+    for (const word of [0x80000000n, -1n, 0x7fffffff_ffffffffn, 12345n << 32n]) {
+      owner[0] = word;
+      expect(mutex.tryLock()).toBeNull();
+      expect(() => mutex.lock(150)).toThrow(expect.objectContaining({ code: 'ERR_SHM_MUTEX_TIMEOUT' }));
+    }
+  });
+});
