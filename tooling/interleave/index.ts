@@ -19,6 +19,14 @@
  *  - A run ends when every side has returned or thrown; when sides are left
  *    asleep with nobody to wake them, that is a hang, and a violation.
  *
+ * The checker holds the protocols to the model: a step that makes more than
+ * one Atomics access is reported as a violation (plain reads and writes are
+ * not counted: the protocols use them only for memory no other side reads
+ * or writes at that moment, such as a side's own cursor and the ring bytes
+ * behind it). Not explored: deadlines measured with the real clock (a
+ * scenario's sides wait without one, or with timeouts the model fires), and
+ * a spin of reads before a sleep (the checked objects spin 0 times).
+ *
  * The search is stateless: each schedule is replayed from a fresh setup()
  * (so generators never need copying), depth first, every choice point
  * enumerated. The counterexample is the schedule, side by side, as a list.
@@ -105,6 +113,34 @@ function holds(array: Cell, index: number, expected: number | bigint): boolean {
   return array instanceof BigInt64Array ? Atomics.load(array, index) === expected : Atomics.load(array, index) === expected;
 }
 
+const ATOMICS = ['load', 'store', 'compareExchange', 'exchange', 'add', 'sub', 'and', 'or', 'xor'] as const;
+
+/** Atomics calls since the last reset, while explore() runs (its wrappers count them). */
+const counter = { accesses: 0, names: [] as string[] };
+
+function countAtomics() {
+  counter.accesses = 0;
+  counter.names.length = 0;
+  return counter;
+}
+
+/** Wraps the Atomics functions in counting ones for `body`, then restores them. */
+function withCountedAtomics<T>(body: () => T): T {
+  const saved = ATOMICS.map((name) => [name, (Atomics as any)[name]] as const);
+  for (const [name, original] of saved) {
+    (Atomics as any)[name] = (...args: unknown[]) => {
+      counter.accesses++;
+      counter.names.push(name);
+      return original(...args);
+    };
+  }
+  try {
+    return body();
+  } finally {
+    for (const [name, original] of saved) (Atomics as any)[name] = original;
+  }
+}
+
 /** One run, following `choices` where given and taking the first alternative after; returns what happened. */
 function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreemptions: number, maxTimeouts: number) {
   const states: SideState[] = scenario.setup().map((side) => ({ side, resume: undefined, timeouts: 0 }));
@@ -113,6 +149,7 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
   const schedule: string[] = [];
   let clock = 0;
   let current: SideState | undefined;
+  let overfull: string | undefined;
   let preemptions = 0;
 
   const finish = (state: SideState, outcome: Outcome) => {
@@ -123,8 +160,12 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
 
   /** Runs the side to its next step (performing nothing of it yet). */
   const advance = (state: SideState) => {
+    const counted = countAtomics();
     try {
       const next = state.side.steps.next(state.resume);
+      if (counted.accesses > 1 && overfull === undefined) {
+        overfull = `${state.side.name} made ${counted.accesses} shared accesses in one step (${counted.names.join(', ')})`;
+      }
       state.resume = undefined;
       if (next.done) finish(state, { name: state.side.name, returned: next.value });
       else state.step = next.value;
@@ -149,7 +190,7 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
   // every later one, happens when the schedule says.
   for (const state of states) state.step = { kind: 'step' };
   for (let steps = 0; ; steps++) {
-    if (steps > maxSteps) return { taken, alternatives, schedule, outcomes: undefined, livelock: true };
+    if (steps > maxSteps) return { taken, alternatives, schedule, outcomes: undefined, livelock: true, overfull };
     // What each side can do now: perform its step, or (asleep with a finite
     // timeout) time out.
     const moves: Array<{ state: SideState; timeout: boolean }> = [];
@@ -164,9 +205,9 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
       if (step?.kind === 'turn' && !step.turns.isFirst(step.ticket)) continue;
       moves.push({ state, timeout: false });
     }
-    if (moves.length === 0) {
+    if (moves.length === 0 || overfull !== undefined) {
       const outcomes = states.map((state) => state.done ?? { name: state.side.name, hung: true });
-      return { taken, alternatives, schedule, outcomes, livelock: false };
+      return { taken, alternatives, schedule, outcomes, livelock: false, overfull };
     }
     const currentMove = moves.find((move) => move.state === current && !move.timeout);
     if (currentMove && preemptions >= maxPreemptions) moves.splice(0, moves.length, currentMove);
@@ -231,14 +272,18 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
 
 /** Runs every schedule of the scenario (up to options.maxSchedules). */
 export function explore(scenario: Scenario, options: Options = {}): Result {
+  return withCountedAtomics(() => search(scenario, options));
+}
+
+function search(scenario: Scenario, options: Options): Result {
   const maxSchedules = options.maxSchedules ?? 1_000_000;
   const maxSteps = options.maxSteps ?? 10_000;
   const maxPreemptions = options.maxPreemptions ?? Infinity;
   const maxTimeouts = options.maxTimeouts ?? 1;
   let choices: number[] = [];
   for (let schedules = 1; ; schedules++) {
-    const { taken, alternatives, schedule, outcomes, livelock } = run(scenario, choices, maxSteps, maxPreemptions, maxTimeouts);
-    const message = livelock ? `no end within ${maxSteps} steps` : scenario.check(outcomes!);
+    const { taken, alternatives, schedule, outcomes, livelock, overfull } = run(scenario, choices, maxSteps, maxPreemptions, maxTimeouts);
+    const message = livelock ? `no end within ${maxSteps} steps` : (overfull ?? scenario.check(outcomes!));
     if (message !== undefined) return { schedules, complete: false, violation: { message, schedule, outcomes: outcomes ?? [] } };
     // The next schedule: the last choice point with an untried alternative.
     let point = taken.length - 1;

@@ -12,9 +12,9 @@
 // that fails (or a process that dies half-way) leaves no name behind.
 // (/proc/PID/maps shows such a mapping as "/dev/shm/#<inode> (deleted)",
 // since it was made before the name; lsof and fuser find it by inode.)
-// Where the unnamed file cannot be linked (no /proc, and no
-// CAP_DAC_READ_SEARCH for AT_EMPTY_PATH), create falls back to naming the
-// file first (O_CREAT | O_EXCL), as shm_open does.
+// Where the unnamed file cannot be linked (AT_EMPTY_PATH refused, and no
+// /proc), create falls back to naming the file first (O_CREAT | O_EXCL), as
+// shm_open does.
 //
 // The prefixed layout's header is read and written through the descriptor,
 // never through the mapping: until the mapping registry guards it, a peer
@@ -40,6 +40,9 @@ namespace {
 
 // Where glibc's shm_open puts objects (a tmpfs).
 constexpr const char kDirectory[] = "/dev/shm";
+
+// From this size a create looks for a taken name first (see Create).
+constexpr size_t kCostlyCreateBytes = 1 << 20;
 
 std::string PathOf(const std::string& name) { return kDirectory + name; }
 
@@ -143,12 +146,15 @@ OpenResult CreateNamed(const OpenRequest& request) {
 }
 
 bool canLinkUnnamed = true;  // until linkat finds neither /proc nor the capability
+bool emptyPathWorks = true;  // until linkat(AT_EMPTY_PATH) is refused
 
 OpenResult Create(const OpenRequest& request) {
-  // A taken name is the common failure: answer it before doing any work.
-  // (Only a hint: linkat decides, atomically.)
+  // A taken name is answered before a reservation or a population does
+  // work that would be thrown away (only a hint: linkat decides, atomically).
+  // A small lazy create has nothing to waste and skips the look.
   struct stat existing;
-  if (fstatat(AT_FDCWD, PathOf(request.name).c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+  bool costly = request.reserve || request.populate || request.dataBytes >= kCostlyCreateBytes;
+  if (costly && fstatat(AT_FDCWD, PathOf(request.name).c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
     return OpenResult{OpenOutcome::kExists};
   }
   if (!__atomic_load_n(&canLinkUnnamed, __ATOMIC_RELAXED)) return CreateNamed(request);
@@ -253,20 +259,24 @@ OpenResult OpenObject(const OpenRequest& request) {
 }
 
 int PublishObject(const std::string& name, int fd) {
-  // linkat with AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the
-  // descriptor's /proc path is the way open(2) documents for everyone.
+  std::string path = PathOf(name);
+  // linkat(AT_EMPTY_PATH) links the descriptor itself: one path lookup. It
+  // needs CAP_DAC_READ_SEARCH before Linux 6.10 (since, the opener's own
+  // credentials do); otherwise the descriptor's /proc path, the way open(2)
+  // documents for everyone.
+  if (__atomic_load_n(&emptyPathWorks, __ATOMIC_RELAXED)) {
+    if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
+    int errnum = errno;
+    if (errnum != EPERM && errnum != ENOENT && errnum != EINVAL) return errnum;
+    __atomic_store_n(&emptyPathWorks, false, __ATOMIC_RELAXED);
+  }
   char descriptor[32];
   std::snprintf(descriptor, sizeof descriptor, "/proc/self/fd/%d", fd);
-  std::string path = PathOf(name);
   if (linkat(AT_FDCWD, descriptor, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
   int errnum = errno;
-  if (errnum != ENOENT) return errnum;
-  // No /proc: the capability may be there.
-  if (linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
-  errnum = errno;
-  if (errnum == ENOENT || errnum == EPERM) {
+  if (errnum == ENOENT) {
     __atomic_store_n(&canLinkUnnamed, false, __ATOMIC_RELAXED);
-    return ENOTSUP;  // the caller makes it again, named first
+    return ENOTSUP;  // no /proc either: the caller makes it again, named first
   }
   return errnum;
 }

@@ -81,11 +81,13 @@ int SleepOnce(const FutexWord* words, int count, const uint32_t* cancel, int64_t
 // Without futex_waitv: sleep on the first word in short slices, and look at
 // the others (and the cancel word) between them.
 int SleepSliced(const FutexWord* words, int count, const uint32_t* cancel, int64_t until) {
-  for (;;) {
+  for (bool firstSlice = true;;) {
     int64_t slice = Now() + kFallbackSliceNs;
     bool last = until != kNoDeadline && until <= slice;
     int errnum = SleepOnce(words, 1, nullptr, last ? until : slice);
+    if (errnum == EAGAIN && !firstSlice) return 0;  // changed while this wait went on: as a wake
     if (errnum != ETIMEDOUT || last) return errnum;
+    firstSlice = false;
     if (Cancelled(cancel)) return 0;
     for (int i = 1; i < count; i++) {
       if (__atomic_load_n(words[i].word, __ATOMIC_SEQ_CST) != words[i].expected) return 0;
@@ -122,7 +124,9 @@ WaitResult FutexWaitAny(const FutexWord* words, int count, int64_t deadline, con
     }
     bool direct = haveWaitv.load(std::memory_order_relaxed) || (count == 1 && cancel == nullptr);
     int errnum = direct ? SleepOnce(words, count, cancel, until) : SleepSliced(words, count, cancel, until);
-    if (errnum == ENOSYS && direct) {
+    // No futex_waitv: an old kernel (ENOSYS), or a seccomp profile older than
+    // it (EPERM).
+    if ((errnum == ENOSYS || (errnum == EPERM && (count > 1 || cancel != nullptr))) && direct) {
       haveWaitv.store(false, std::memory_order_relaxed);
       continue;
     }

@@ -28,6 +28,8 @@ int OpenDirectory(uint32_t uid, bool create) {
     errno = EPERM;
     return -1;
   }
+  // Other users must be able to look at the slots (the umask may have said otherwise).
+  if (create && (status.st_mode & 0755) != 0755) fchmod(fd, 0755);
   return fd;
 }
 
@@ -62,6 +64,7 @@ OwnerSlot ClaimOwnerSlot() {
       close(directory);
       return Failed("open", errnum);
     }
+    fchmod(fd, 0644);  // readable by every contender, whatever the umask
     struct flock lock = WholeFile(F_WRLCK);
     if (fcntl(fd, F_OFD_SETLK, &lock) == -1) {
       int errnum = errno;
@@ -72,7 +75,7 @@ OwnerSlot ClaimOwnerSlot() {
     }
     uint32_t generation = 0;
     if (pread(fd, &generation, sizeof generation, 0) != static_cast<ssize_t>(sizeof generation)) generation = 0;
-    generation = (generation + 1) & 0xffff;
+    generation = generation % 0xffff + 1;  // 1 .. 0xffff: a token is never 0 (0 is a free mutex)
     if (pwrite(fd, &generation, sizeof generation, 0) != static_cast<ssize_t>(sizeof generation)) {
       int errnum = errno;
       close(fd);

@@ -8,7 +8,18 @@
 // the process dies (however), or when the thread's JavaScript environment
 // ends (the thread closes it then). The lock belongs to the description, not
 // to a process id, so it reads the same from any PID namespace, needs no
-// /proc, and a fork or a stray close elsewhere cannot drop it.
+// /proc, and closing another descriptor of the file cannot drop it (as it
+// would drop a classic POSIX lock). A child forked without exec shares the
+// description, so it keeps the lock while it lives (descriptors are
+// close-on-exec).
+//
+// Scope of the proof: every process using a Mutex must see the same
+// /dev/shm. That always holds for a Mutex in a POSIX object (it lives in
+// that /dev/shm); for one in a System V segment shared by processes that
+// share the IPC namespace but not the mount of /dev/shm, a live holder could
+// be judged dead. A user who can make the directory /dev/shm/.shm-sync-<uid>
+// of another user first keeps that user from taking any Mutex (EPERM): the
+// directory must belong to its uid.
 //
 // Slot files are never removed, only reused: a thread takes the first slot
 // nobody holds and bumps the generation stored in its first 4 bytes. The
@@ -33,7 +44,7 @@ namespace shm::sync {
 constexpr int kMaxSlots = 65536;
 
 struct OwnerSlot {
-  uint64_t token = 0;  // the owner word; 0 until Claim succeeds
+  uint64_t token = 0;  // the owner word (never 0); 0 until Claim succeeds
   int fd = -1;         // holds the slot's lock
   int errnum = 0;      // Claim failed: why, in which call
   const char* syscall = nullptr;

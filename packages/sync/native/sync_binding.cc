@@ -166,13 +166,9 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   // FUTEX_WAKE wakes one waiter even when asked for none.
   if (count < 1) return Napi::Number::New(env, 0);
   int wake = count >= INT_MAX ? INT_MAX : static_cast<int>(count);
+  // A 64-bit cell's waiters sleep on both halves, so a wake of the low half
+  // reaches every one of them, each counted once.
   int woken = FutexWake(cell.word, wake);
-  // A 64-bit cell's waiters sleep on both halves; a wake on the high half
-  // reaches those that were not woken through the low one.
-  if (woken >= 0 && cell.wide && woken < wake) {
-    int high = FutexWake(cell.word + 1, wake - woken);
-    woken = high < 0 ? high : woken + high;
-  }
   if (woken < 0) throw SystemError(env, -woken, "futex", IndexSubject(env, cell.index));
   return Napi::Number::New(env, woken);
 }
@@ -183,9 +179,11 @@ Napi::Value OwnerToken(const Napi::CallbackInfo& info) {
   OwnerSlot& owner = StateOf(env).owner;
   if (owner.token == 0) {
     OwnerSlot claimed = ClaimOwnerSlot();
-    if (claimed.token == 0) {
+    if (claimed.errnum != 0 || claimed.token == 0) {
+      ReleaseOwnerSlot(claimed);
       // Nothing is kept: the next call tries again.
-      throw SystemError(env, claimed.errnum, claimed.syscall, PathSubject(env, "/dev/shm/.shm-sync-" + std::to_string(geteuid())));
+      throw SystemError(env, claimed.errnum != 0 ? claimed.errnum : EINVAL, claimed.syscall != nullptr ? claimed.syscall : "open",
+                        PathSubject(env, "/dev/shm/.shm-sync-" + std::to_string(geteuid())));
     }
     owner = claimed;
   }

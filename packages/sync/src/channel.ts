@@ -192,8 +192,8 @@ export class Channel {
   private *receivingInto(target: ArrayBufferView, timeoutMs: number | undefined): Steps<number | null> {
     if (!ArrayBuffer.isView(target)) throw invalidArgType('target', 'a TypedArray, Buffer or DataView', target);
     const into = bytesOf(target);
-    const timeout = validateTimeout(timeoutMs);
-    return (yield* inTurn(this.receives, this.receiveSteps(timeout, into))) as number | null;
+    const deadline = performance.now() + validateTimeout(timeoutMs);
+    return (yield* inTurn(this.receives, deadline, () => this.receiveSteps(deadline, into), () => null)) as number | null;
   }
 
   /** No more messages: the receiver gets what is in the ring, then null; send throws. */
@@ -202,6 +202,7 @@ export class Channel {
   }
 
   private *closing(): Steps<void> {
+    yield STEP; // each operation begins at a step: it may follow another's last access
     Atomics.store(this.header, CLOSED, 1);
     yield STEP;
     yield notifyStep(this.header, CLOSED);
@@ -220,14 +221,14 @@ export class Channel {
     if (payload.length > this.maxMessageBytes) {
       throw outOfRange(`A message of ${payload.length} bytes does not fit a ring of ${this.capacity} (at most ${this.maxMessageBytes})`);
     }
-    const timeout = validateTimeout(timeoutMs);
-    return yield* inTurn(this.sends, this.sendSteps(payload, timeout));
+    const deadline = performance.now() + validateTimeout(timeoutMs);
+    return yield* inTurn(this.sends, deadline, () => this.sendSteps(payload, deadline), () => false);
   }
 
-  private *sendSteps(payload: Uint8Array, timeoutMs: number): Steps<boolean> {
-    const deadline = performance.now() + timeoutMs;
+  private *sendSteps(payload: Uint8Array, deadline: number): Steps<boolean> {
+    yield STEP;
     const need = LENGTH_BYTES + padded(payload.length);
-    const write = Atomics.load(this.header, WRITE) >>> 0; // only this side moves it: no step needed
+    const write = this.header[WRITE] >>> 0; // only this side moves it: a plain read, no step needed
     for (;;) {
       const closed = Atomics.load(this.header, CLOSED) !== 0;
       yield STEP;
@@ -237,9 +238,9 @@ export class Channel {
       const used = (write - read) >>> 0;
       if (used > this.capacity) throw this.corrupt(`the read cursor is ${used - this.capacity} bytes past the write cursor`);
       if (this.capacity - used >= need) break;
-      if (movesSoon(this.header, READ, read, this.spinReads)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
+      if (movesSoon(this.header, READ, read, this.spinReads)) continue;
       yield* this.sleepWhile(SENDER_WAITING, READ, read, remaining);
     }
     const position = write & (this.capacity - 1);
@@ -253,13 +254,13 @@ export class Channel {
   }
 
   private *receiving(timeoutMs: number | undefined): Steps<Uint8Array | null> {
-    const timeout = validateTimeout(timeoutMs);
-    return (yield* inTurn(this.receives, this.receiveSteps(timeout))) as Uint8Array | null;
+    const deadline = performance.now() + validateTimeout(timeoutMs);
+    return (yield* inTurn(this.receives, deadline, () => this.receiveSteps(deadline), () => null)) as Uint8Array | null;
   }
 
-  private *receiveSteps(timeoutMs: number, into?: Uint8Array): Steps<Uint8Array | number | null> {
-    const deadline = performance.now() + timeoutMs;
-    const read = Atomics.load(this.header, READ) >>> 0; // only this side moves it: no step needed
+  private *receiveSteps(deadline: number, into?: Uint8Array): Steps<Uint8Array | number | null> {
+    yield STEP;
+    const read = this.header[READ] >>> 0; // only this side moves it: a plain read, no step needed
     let available: number;
     for (;;) {
       // Closed first: a message sent before the close is then seen below.
@@ -273,9 +274,9 @@ export class Channel {
       }
       if (available !== 0) break;
       if (closed) return null;
-      if (movesSoon(this.header, WRITE, write, this.spinReads)) continue;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return null;
+      if (movesSoon(this.header, WRITE, write, this.spinReads)) continue;
       yield* this.sleepWhile(RECEIVER_WAITING, WRITE, write, remaining);
     }
     const position = read & (this.capacity - 1);
@@ -309,7 +310,9 @@ export class Channel {
     try {
       yield waitStep(this.header, cursor, value, timeoutMs, { array: this.header, index: CLOSED, expected: 0 });
     } finally {
-      Atomics.store(this.header, flag, 0);
+      // Unless the memory went (a detach while asleep): the wait's error then stands.
+      if (this.header.length !== 0) Atomics.store(this.header, flag, 0);
+      yield STEP;
     }
   }
 

@@ -152,9 +152,9 @@ function validateRef(options: WaitAsyncOptions | undefined): boolean {
 
 /**
  * Wakes at most `count` (default: all) waiters on `array[index]`, in every
- * process; returns how many were woken. A 64-bit cell wakes the waiters of
- * that cell (and also those of a 32-bit view of its halves, which share
- * their words).
+ * process; returns how many were woken, each counted once. A 64-bit cell
+ * wakes the waiters of that cell (and those of a 32-bit view of its low
+ * half, which shares its word).
  */
 export function notify(array: WaitableArray, index: number, count: number = Infinity): number {
   const cells = validateCell(array, index);

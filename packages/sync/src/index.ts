@@ -13,7 +13,7 @@
  * waitAsync callers).
  */
 export { MAX_ASYNC_WAITS, notify, wait, waitAsync } from './futex';
-export type { WaitableArray, WaitOptions, WaitResult } from './futex';
+export type { WaitableArray, WaitAsyncOptions, WaitOptions, WaitResult } from './futex';
 export { LIVENESS_INTERVAL_MS, Mutex } from './mutex';
 export type { MutexGuard } from './mutex';
 export { Channel } from './channel';

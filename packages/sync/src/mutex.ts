@@ -89,17 +89,23 @@ export class Mutex {
    * ERR_SHM_MUTEX_RELOCK instead of waiting forever.
    */
   lock(timeoutMs?: number): MutexGuard {
-    return runBlocking(this.acquisition(selfValue(), timeoutMs));
+    return runBlocking(this.acquisition(selfValue(), timeoutMs, false));
   }
 
-  /** As lock, without blocking the thread: the promise resolves once the mutex is taken. */
+  /**
+   * As lock, without blocking the thread: the promise resolves once the
+   * mutex is taken. Overlapping lockAsync calls of one thread (or one while
+   * this thread holds the mutex) wait for this thread's unlock, as calls of
+   * different threads do: an async caller can wait for it, a blocking one
+   * could not.
+   */
   lockAsync(timeoutMs?: number): Promise<MutexGuard> {
-    return runAsync(this.acquisition(selfValue(), timeoutMs));
+    return runAsync(this.acquisition(selfValue(), timeoutMs, true));
   }
 
   /** Takes the mutex if it is free (or its holder is proven dead); null if another thread holds it. */
   tryLock(): MutexGuard | null {
-    return runBlocking(this.attempt(selfValue(), true));
+    return runBlocking(this.attempt(selfValue(), true, false));
   }
 
   /** Releases the mutex; throws ERR_SHM_MUTEX_NOT_OWNER unless this thread holds it. */
@@ -108,6 +114,7 @@ export class Mutex {
   }
 
   private *release(me: bigint): Steps<void> {
+    yield STEP; // each operation begins at a step: it may follow another's last access
     const released = Atomics.compareExchange(this.owner, OWNER, me, 0n) === me;
     yield STEP;
     if (!released) throw mutexError('ERR_SHM_MUTEX_NOT_OWNER', 'This thread does not hold the mutex');
@@ -148,10 +155,13 @@ export class Mutex {
    * The steps of taking the mutex, shared by lock and lockAsync: each yield
    * asks its driver to wait on the owner cell while it holds `holder`.
    */
-  private *acquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
+  private *acquisition(me: bigint, timeoutMs: number | undefined, waitForSelf: boolean): Steps<MutexGuard> {
     const deadline = performance.now() + validateTimeout(timeoutMs);
     for (let holderWaitedOut = false; ; ) {
-      const taken = yield* this.attempt(me, holderWaitedOut);
+      // The holder is looked at after a liveness interval without a wake,
+      // or at once when there is no time to wait (lock(0) recovers as tryLock does).
+      const lookAtHolder = holderWaitedOut || deadline <= performance.now();
+      const taken = yield* this.attempt(me, lookAtHolder, waitForSelf);
       if (taken) return taken;
       const holder = Atomics.load(this.owner, OWNER);
       yield STEP;
@@ -166,7 +176,9 @@ export class Mutex {
         const result = yield waitStep(this.owner, OWNER, holder, Math.min(remaining, LIVENESS_INTERVAL_MS));
         holderWaitedOut = result === 'timed-out';
       } finally {
-        Atomics.sub(this.words, WAITERS, 1);
+        // Unless the memory went (a detach while asleep): the wait's error then stands.
+        if (this.words.length !== 0) Atomics.sub(this.words, WAITERS, 1);
+        yield STEP;
       }
     }
   }
@@ -175,11 +187,13 @@ export class Mutex {
    * One attempt: take a free mutex, or one whose holder is proven dead
    * (looked at only when `checkHolder`: it opens the holder's slot file).
    */
-  private *attempt(me: bigint, checkHolder: boolean): Steps<MutexGuard | null> {
+  private *attempt(me: bigint, checkHolder: boolean, waitForSelf: boolean): Steps<MutexGuard | null> {
+    yield STEP;
     const holder = Atomics.compareExchange(this.owner, OWNER, 0n, me);
     yield STEP;
     if (holder === 0n) return this.guard(false);
     if (holder === me) {
+      if (waitForSelf) return null; // an async caller waits for this thread's unlock
       throw mutexError('ERR_SHM_MUTEX_RELOCK', 'This thread holds the mutex already; locking it again would wait forever');
     }
     if (!checkHolder || !this.provenDead(holder)) return null;
@@ -212,8 +226,9 @@ export class Mutex {
  * interleaving checker (@shm/interleave): not part of the public API.
  */
 export const mutexSteps = {
-  lock: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs),
-  tryLock: (mutex: Mutex, me: bigint): Steps<MutexGuard | null> => mutex['attempt'](me, true),
+  lock: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs, false),
+  lockAsync: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs, true),
+  tryLock: (mutex: Mutex, me: bigint): Steps<MutexGuard | null> => mutex['attempt'](me, true, false),
   unlock: (mutex: Mutex, me: bigint): Steps<void> => mutex['release'](me),
   /** Replaces the proof of death (the checker decides who is dead). */
   proveDeathWith(mutex: Mutex, provenDead: (holder: bigint) => boolean): Mutex {

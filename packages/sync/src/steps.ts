@@ -39,6 +39,8 @@ export interface TurnRequest {
   kind: 'turn';
   turns: Turns;
   ticket: number;
+  /** How long this call may wait for its turn ('timed-out' then). */
+  timeoutMs: number;
 }
 
 export type Step = typeof STEP | WaitRequest | NotifyRequest | TurnRequest;
@@ -97,18 +99,39 @@ export class Turns {
     }
   }
 
-  whenFirst(ticket: number): Promise<void> {
-    if (this.isFirst(ticket)) return Promise.resolve();
-    return new Promise((resolve) => this.waiting.set(ticket, resolve));
+  /** Whether any call is queued or running. */
+  get busy(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** 'ok' once `ticket` is first, 'timed-out' if that takes longer than `timeoutMs`. */
+  whenFirst(ticket: number, timeoutMs: number): Promise<WaitResult> {
+    if (this.isFirst(ticket)) return Promise.resolve('ok');
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => {
+        this.waiting.delete(ticket);
+        resolve('timed-out');
+      }, timeoutMs) : undefined;
+      this.waiting.set(ticket, () => {
+        clearTimeout(timer);
+        resolve('ok');
+      });
+    });
   }
 }
 
-/** `body`'s steps, once every earlier call of `turns` is done. */
-export function* inTurn<T>(turns: Turns, body: Steps<T>): Steps<T> {
+/**
+ * `body`'s steps, once every earlier call of `turns` is done; `timedOut()`
+ * if the turn does not come before `deadline` (performance.now() time).
+ */
+export function* inTurn<T>(turns: Turns, deadline: number, body: () => Steps<T>, timedOut: () => T): Steps<T> {
   const ticket = turns.enter();
   try {
-    while (!turns.isFirst(ticket)) yield { kind: 'turn', turns, ticket };
-    return yield* body;
+    while (!turns.isFirst(ticket)) {
+      const result = yield { kind: 'turn', turns, ticket, timeoutMs: Math.max(0, deadline - performance.now()) };
+      if (result === 'timed-out') return timedOut();
+    }
+    return yield* body();
   } finally {
     turns.leave(ticket);
   }
@@ -169,7 +192,7 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
           result = await performWaitAsync(step);
           break;
         case 'turn':
-          await step.turns.whenFirst(step.ticket);
+          result = await step.turns.whenFirst(step.ticket, step.timeoutMs);
           break;
       }
     } catch (error) {

@@ -91,6 +91,16 @@ describe('Channel', () => {
     expect(receiver.receive(0)).toBeNull(); // its turn now: nothing is there
   });
 
+  test('a queued async call keeps its own timeout', async () => {
+    const { receiver } = channelPair();
+    const first = receiver.receiveAsync(2000);
+    const started = performance.now();
+    expect(await receiver.receiveAsync(100)).toBeNull(); // its turn never came
+    expect(elapsed(started)).toBeLessThan(1500);
+    receiver.close();
+    expect(await first).toBeNull();
+  });
+
   test('receiveInto fills the bytes given, and leaves a message too long for them in the ring', async () => {
     const { sender, receiver } = channelPair();
     sender.send(Buffer.from('hello'));
@@ -154,11 +164,14 @@ describe('waits', () => {
       `const { workerData, parentPort } = require('node:worker_threads');
        const sync = require(workerData.sync);
        const cells = require(workerData.posix).get(workerData.name, 'BigInt64Array');
+       parentPort.postMessage('ready');
        parentPort.postMessage(sync.wait(cells, 0, 0n, 5000));`,
       { eval: true, workerData: { sync: SYNC, posix: require.resolve('@shm/posix'), name } },
     );
-    const result = new Promise((resolve) => worker.once('message', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const messages: unknown[] = [];
+    const result = new Promise((resolve) => worker.on('message', (message) => (messages.push(message), messages.length === 2 && resolve(message))));
+    while (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // asleep in the kernel by now
     Atomics.store(cells, 0, 1n << 32n); // the low half stays 0
     let woken = 0;
     for (let attempt = 0; woken === 0 && attempt < 100; attempt++) {
@@ -179,6 +192,29 @@ describe('waits', () => {
       await expect(pending).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
       expect(elapsed(started)).toBeLessThan(1000); // before: it waited its whole timeout
     }
+  });
+
+  test('a pending receiveAsync or lockAsync whose memory is detached ends with ERR_INVALID_STATE, not a bare TypeError', async () => {
+    const { name, receiver } = channelPair();
+    const receiving = receiver.receiveAsync(3000);
+    const mutexName = scratch.name();
+    const mutexMemory = posix.create(16, 'Uint8Array', mutexName)!;
+    new BigInt64Array(mutexMemory.buffer, 0, 1)[0] = 1n << 40n; // held by an owner no slot names: never recovered
+    const locking = new Mutex(mutexMemory).lockAsync(3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(name);
+    posix.destroy(mutexName);
+    const detached = expect.objectContaining({ code: 'ERR_INVALID_STATE' });
+    await expect(receiving).rejects.toEqual(detached);
+    await expect(locking).rejects.toEqual(detached);
+  });
+
+  test('notify on a 64-bit cell counts each waiter once', async () => {
+    const cells = new BigInt64Array(new SharedArrayBuffer(8));
+    const pending = waitAsync(cells, 0, 0n, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(notify(cells, 0)).toBe(1);
+    expect(await pending).toBe('ok');
   });
 
   test('waitAsync with { ref: false } does not keep the process alive', () => {
@@ -300,6 +336,37 @@ describe('Mutex: only proof of death takes a lock over', () => {
     const guard = mutex.lock(3000); // before: it never was (the dead thread's token was 0)
     expect(guard.recovered).toBe(true);
     guard.unlock();
+  });
+
+  test('overlapping lockAsync calls of one thread wait for its unlock, never ERR_SHM_MUTEX_RELOCK', async () => {
+    const mutex = new Mutex(new Uint8Array(Mutex.BYTES));
+    const first = await mutex.lockAsync(1000);
+    const second = mutex.lockAsync(3000);
+    const third = mutex.lockAsync(3000);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past a liveness interval
+    first.unlock();
+    const next = await Promise.race([second, third]);
+    next.unlock();
+    const last = await (next === (await second) ? third : second);
+    last.unlock();
+    expect(mutex.heldByThisThread).toBe(false);
+  });
+
+  test('a slot whose generation wraps gives a token, never 0 and never a crash', () => {
+    // In a private mount namespace, over a /dev/shm of its own.
+    const script = `
+      const fs = require('node:fs');
+      fs.mkdirSync('/dev/shm/.shm-sync-0', { mode: 0o755 });
+      fs.writeFileSync('/dev/shm/.shm-sync-0/0', Buffer.from([0xff, 0xff, 0, 0]));
+      const { Mutex } = require(${JSON.stringify(SYNC)});
+      const guard = new Mutex(new Uint8Array(16)).tryLock();
+      process.stdout.write(JSON.stringify({ taken: guard !== null, generation: fs.readFileSync('/dev/shm/.shm-sync-0/0').readUInt32LE(0) }));`;
+    const output = execFileSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /dev/shm && exec "${process.execPath}" -e "$0"`, script],
+      { encoding: 'utf8' },
+    );
+    expect(JSON.parse(output)).toEqual({ taken: true, generation: 1 });
   });
 
   test('an owner word that no slot can name: tryLock is null, lock times out, never a bare RangeError', () => {

@@ -153,7 +153,7 @@ describe('a create on a taken name', () => {
 });
 
 describe('without /proc', () => {
-  test('create still works, naming the object first as shm_open does', () => {
+  test('create still works: AT_EMPTY_PATH links the unnamed file, or, where even that is refused, it is named first', () => {
     const name = scratch.name();
     const script = `
       const posix = require('@shm/posix');

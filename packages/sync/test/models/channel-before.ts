@@ -30,9 +30,9 @@ export class ChannelBefore {
   }
 
   *send(payload: Uint8Array): Steps<boolean> {
+    yield STEP; // (a step between operations, as the checker requires; the algorithm is unchanged)
     const need = 4 + ((payload.length + 3) & ~3);
-    const write = Atomics.load(this.header, WRITE) >>> 0;
-    yield STEP;
+    const write = this.header[WRITE] >>> 0; // own cursor
     for (;;) {
       const closed = Atomics.load(this.header, CLOSED) !== 0;
       yield STEP;
@@ -52,8 +52,8 @@ export class ChannelBefore {
   }
 
   *receive(): Steps<Uint8Array | null> {
-    const read = Atomics.load(this.header, READ) >>> 0;
     yield STEP;
+    const read = this.header[READ] >>> 0; // own cursor
     for (;;) {
       const write = Atomics.load(this.header, WRITE);
       yield STEP;
@@ -74,6 +74,7 @@ export class ChannelBefore {
   }
 
   *close(): Steps<void> {
+    yield STEP;
     Atomics.store(this.header, CLOSED, 1);
     yield STEP;
     yield notifyStep(this.header, WRITE);
@@ -86,12 +87,12 @@ export class ChannelBefore {
     try {
       const unchanged = Atomics.load(this.header, cursor) === value;
       yield STEP;
-      if (unchanged && Atomics.load(this.header, CLOSED) === 0) {
-        yield STEP;
-        yield waitStep(this.header, cursor, value, Infinity); // the cursor alone
-      }
+      const open = Atomics.load(this.header, CLOSED) === 0;
+      yield STEP;
+      if (unchanged && open) yield waitStep(this.header, cursor, value, Infinity); // the cursor alone
     } finally {
       Atomics.store(this.header, flag, 0);
+      yield STEP;
     }
   }
 }
