@@ -32,8 +32,19 @@ ThreadState& StateOf(Napi::Env env) { return *env.GetInstanceData<ThreadState>()
 
 // One element of an Int32Array or a BigInt64Array as futex words: the element
 // itself, or both halves of a 64-bit element (x86-64 and arm64 are
-// little-endian: the low half first). A 64-bit wait sleeps on both halves at
-// once, so a store that changes either half, with its notify, wakes it.
+// little-endian: the low half first).
+//
+// A 64-bit cell, as a waiter W expecting V = (high, low) sees it:
+//   W calls wait   --kernel: both halves still equal V (futex_waitv checks
+//                    each under its bucket lock as it queues W on both)--> asleep
+//                  --either half differs--> 'not-equal'
+//   asleep         --FUTEX_WAKE on the low half (notify)--> 'ok'
+//                  --deadline--> 'timed-out'
+// A store changes the cell before its notify wakes the low half, so a
+// store to either half either lands before W's check (W does not sleep) or
+// after W is queued (the wake finds W): no wake-up is lost. (Before,
+// the binding compared the 64 bits itself and then slept on the low half
+// alone: a store to the high half with its notify between the two was lost.)
 struct Cell {
   uint32_t* word;
   bool wide;  // a BigInt64Array element: two words

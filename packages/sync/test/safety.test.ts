@@ -147,8 +147,9 @@ describe('waits', () => {
        setTimeout(() => { Atomics.store(cells, 0, 1); sync.notify(cells, 0); }, 100);`,
       { eval: true, workerData: { sync: SYNC, cells } },
     );
+    const exited = new Promise((resolve) => worker.once('exit', resolve)); // it may end before the wait returns
     expect(wait(cells, 0, 0, Number.MAX_SAFE_INTEGER)).toBe('ok'); // before: EINVAL from futex
-    await new Promise((resolve) => worker.on('exit', resolve));
+    await exited;
     const timer = setTimeout(() => notify(cells, 1), 50);
     expect(await waitAsync(cells, 1, 0, 9.3e12)).toBe('ok');
     clearTimeout(timer);
@@ -168,6 +169,7 @@ describe('waits', () => {
        parentPort.postMessage(sync.wait(cells, 0, 0n, 5000));`,
       { eval: true, workerData: { sync: SYNC, posix: require.resolve('@shm/posix'), name } },
     );
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const messages: unknown[] = [];
     const result = new Promise((resolve) => worker.on('message', (message) => (messages.push(message), messages.length === 2 && resolve(message))));
     while (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -179,7 +181,7 @@ describe('waits', () => {
       if (woken === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(await result).toBe('ok');
-    await new Promise((resolve) => worker.on('exit', resolve));
+    await exited;
   });
 
   test('waitAsync on memory that is then detached ends at once: ERR_INVALID_STATE, never a wait on what comes next', async () => {
@@ -205,8 +207,8 @@ describe('waits', () => {
     posix.destroy(name);
     posix.destroy(mutexName);
     const detached = expect.objectContaining({ code: 'ERR_INVALID_STATE' });
-    await expect(receiving).rejects.toEqual(detached);
-    await expect(locking).rejects.toEqual(detached);
+    // Both awaited together: either may settle first.
+    await Promise.all([expect(receiving).rejects.toEqual(detached), expect(locking).rejects.toEqual(detached)]);
   });
 
   test('notify on a 64-bit cell counts each waiter once', async () => {
