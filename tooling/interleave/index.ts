@@ -124,8 +124,19 @@ function countAtomics() {
   return counter;
 }
 
+let wrapped = 0; // nesting depth of explore(): the wrappers are installed once
+
 /** Wraps the Atomics functions in counting ones for `body`, then restores them. */
 function withCountedAtomics<T>(body: () => T): T {
+  if (wrapped > 0) {
+    wrapped++;
+    try {
+      return body();
+    } finally {
+      wrapped--;
+    }
+  }
+  wrapped = 1;
   const saved = ATOMICS.map((name) => [name, (Atomics as any)[name]] as const);
   for (const [name, original] of saved) {
     (Atomics as any)[name] = (...args: unknown[]) => {
@@ -137,6 +148,7 @@ function withCountedAtomics<T>(body: () => T): T {
   try {
     return body();
   } finally {
+    wrapped = 0;
     for (const [name, original] of saved) (Atomics as any)[name] = original;
   }
 }
@@ -163,14 +175,16 @@ function run(scenario: Scenario, choices: number[], maxSteps: number, maxPreempt
     const counted = countAtomics();
     try {
       const next = state.side.steps.next(state.resume);
-      if (counted.accesses > 1 && overfull === undefined) {
-        overfull = `${state.side.name} made ${counted.accesses} shared accesses in one step (${counted.names.join(', ')})`;
-      }
       state.resume = undefined;
       if (next.done) finish(state, { name: state.side.name, returned: next.value });
       else state.step = next.value;
     } catch (error) {
       finish(state, { name: state.side.name, threw: error });
+    } finally {
+      // Also for a step that threw after its accesses.
+      if (counted.accesses > 1 && overfull === undefined) {
+        overfull = `${state.side.name} made ${counted.accesses} shared accesses in one step (${counted.names.join(', ')})`;
+      }
     }
   };
 

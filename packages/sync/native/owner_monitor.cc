@@ -64,7 +64,6 @@ OwnerSlot ClaimOwnerSlot() {
       close(directory);
       return Failed("open", errnum);
     }
-    fchmod(fd, 0644);  // readable by every contender, whatever the umask
     struct flock lock = WholeFile(F_WRLCK);
     if (fcntl(fd, F_OFD_SETLK, &lock) == -1) {
       int errnum = errno;
@@ -73,6 +72,7 @@ OwnerSlot ClaimOwnerSlot() {
       close(directory);
       return Failed("fcntl", errnum);
     }
+    fchmod(fd, 0644);  // ours now: readable by every contender, whatever the umask
     uint32_t generation = 0;
     if (pread(fd, &generation, sizeof generation, 0) != static_cast<ssize_t>(sizeof generation)) generation = 0;
     generation = generation % 0xffff + 1;  // 1 .. 0xffff: a token is never 0 (0 is a free mutex)

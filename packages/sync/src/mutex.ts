@@ -27,8 +27,25 @@
 import { invalidArgType } from '@shm/types';
 import { binding } from './binding';
 import { validateTimeout } from './futex';
-import { notifyStep, runAsync, runBlocking, STEP, Steps, waitStep } from './steps';
+import { notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
 import { regionOf } from './region';
+
+const RELEASE_STEPS = Symbol('release steps');
+type GuardWithSteps = MutexGuard & { [RELEASE_STEPS]: (me: bigint) => Steps<void> };
+
+/**
+ * The queue of overlapping lockAsync calls of this thread, per mutex memory
+ * (so two Mutex objects over the same bytes share it).
+ */
+const asyncTurns = new WeakMap<ArrayBufferLike, Map<number, Turns>>();
+
+function asyncTurnsOf(owner: BigInt64Array): Turns {
+  let byOffset = asyncTurns.get(owner.buffer);
+  if (!byOffset) asyncTurns.set(owner.buffer, (byOffset = new Map()));
+  let turns = byOffset.get(owner.byteOffset);
+  if (!turns) byOffset.set(owner.byteOffset, (turns = new Turns()));
+  return turns;
+}
 
 /** How often a waiting lock() looks whether the holder is still alive. */
 export const LIVENESS_INTERVAL_MS = 100;
@@ -89,23 +106,42 @@ export class Mutex {
    * ERR_SHM_MUTEX_RELOCK instead of waiting forever.
    */
   lock(timeoutMs?: number): MutexGuard {
-    return runBlocking(this.acquisition(selfValue(), timeoutMs, false));
+    return runBlocking(this.acquisition(selfValue(), timeoutMs));
   }
 
   /**
    * As lock, without blocking the thread: the promise resolves once the
-   * mutex is taken. Overlapping lockAsync calls of one thread (or one while
-   * this thread holds the mutex) wait for this thread's unlock, as calls of
-   * different threads do: an async caller can wait for it, a blocking one
-   * could not.
+   * mutex is taken. Overlapping lockAsync calls of one thread on one mutex
+   * queue, in order: each waits until the guard of the one before it is
+   * unlocked, then contends with other threads as usual. (The owner word
+   * names a thread, so the queue is what keeps two calls of one thread
+   * apart.)
    */
   lockAsync(timeoutMs?: number): Promise<MutexGuard> {
-    return runAsync(this.acquisition(selfValue(), timeoutMs, true));
+    return runAsync(this.queuedAcquisition(selfValue(), timeoutMs));
+  }
+
+  private *queuedAcquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
+    const deadline = performance.now() + validateTimeout(timeoutMs);
+    const turns = asyncTurnsOf(this.owner);
+    const ticket = turns.enter();
+    let handedOver = false;
+    try {
+      while (!turns.isFirst(ticket)) {
+        const result = yield { kind: 'turn', turns, ticket, timeoutMs: Math.max(0, deadline - performance.now()) };
+        if (result === 'timed-out' && performance.now() >= deadline) throw this.timeout(timeoutMs);
+      }
+      const taken = yield* this.acquisition(me, Math.max(0, deadline - performance.now()));
+      handedOver = true;
+      return this.guard(taken.recovered, () => turns.leave(ticket));
+    } finally {
+      if (!handedOver) turns.leave(ticket);
+    }
   }
 
   /** Takes the mutex if it is free (or its holder is proven dead); null if another thread holds it. */
   tryLock(): MutexGuard | null {
-    return runBlocking(this.attempt(selfValue(), true, false));
+    return runBlocking(this.attempt(selfValue(), true));
   }
 
   /** Releases the mutex; throws ERR_SHM_MUTEX_NOT_OWNER unless this thread holds it. */
@@ -155,13 +191,13 @@ export class Mutex {
    * The steps of taking the mutex, shared by lock and lockAsync: each yield
    * asks its driver to wait on the owner cell while it holds `holder`.
    */
-  private *acquisition(me: bigint, timeoutMs: number | undefined, waitForSelf: boolean): Steps<MutexGuard> {
+  private *acquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
     const deadline = performance.now() + validateTimeout(timeoutMs);
     for (let holderWaitedOut = false; ; ) {
       // The holder is looked at after a liveness interval without a wake,
       // or at once when there is no time to wait (lock(0) recovers as tryLock does).
       const lookAtHolder = holderWaitedOut || deadline <= performance.now();
-      const taken = yield* this.attempt(me, lookAtHolder, waitForSelf);
+      const taken = yield* this.attempt(me, lookAtHolder);
       if (taken) return taken;
       const holder = Atomics.load(this.owner, OWNER);
       yield STEP;
@@ -187,13 +223,12 @@ export class Mutex {
    * One attempt: take a free mutex, or one whose holder is proven dead
    * (looked at only when `checkHolder`: it opens the holder's slot file).
    */
-  private *attempt(me: bigint, checkHolder: boolean, waitForSelf: boolean): Steps<MutexGuard | null> {
+  private *attempt(me: bigint, checkHolder: boolean): Steps<MutexGuard | null> {
     yield STEP;
     const holder = Atomics.compareExchange(this.owner, OWNER, 0n, me);
     yield STEP;
     if (holder === 0n) return this.guard(false);
     if (holder === me) {
-      if (waitForSelf) return null; // an async caller waits for this thread's unlock
       throw mutexError('ERR_SHM_MUTEX_RELOCK', 'This thread holds the mutex already; locking it again would wait forever');
     }
     if (!checkHolder || !this.provenDead(holder)) return null;
@@ -206,14 +241,33 @@ export class Mutex {
   /** How this mutex proves a holder dead (the interleaving checker swaps in its own). */
   private provenDead: (holder: bigint) => boolean = holderProvenDead;
 
-  private guard(recovered: boolean): MutexGuard {
+  /** A guard; `released` runs after its unlock (a queued lockAsync's turn ends). */
+  private guard(recovered: boolean, released?: () => void): MutexGuard {
     let held = true;
     const unlock = () => {
       if (!held) return;
       held = false;
-      this.unlock();
+      try {
+        this.unlock();
+      } finally {
+        released?.();
+      }
     };
-    return { recovered, unlock, [Symbol.dispose]: unlock };
+    const guard: MutexGuard = { recovered, unlock, [Symbol.dispose]: unlock };
+    // For the interleaving checker: the same release, as steps of thread `me`.
+    (guard as GuardWithSteps)[RELEASE_STEPS] = (me: bigint) => this.releaseThen(me, () => {
+      held = false;
+      released?.();
+    });
+    return guard;
+  }
+
+  private *releaseThen(me: bigint, after: () => void): Steps<void> {
+    try {
+      yield* this.release(me);
+    } finally {
+      after();
+    }
   }
 
   private timeout(timeoutMs: number | undefined): Error {
@@ -226,9 +280,11 @@ export class Mutex {
  * interleaving checker (@shm/interleave): not part of the public API.
  */
 export const mutexSteps = {
-  lock: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs, false),
-  lockAsync: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs, true),
-  tryLock: (mutex: Mutex, me: bigint): Steps<MutexGuard | null> => mutex['attempt'](me, true, false),
+  lock: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['acquisition'](me, timeoutMs),
+  lockAsync: (mutex: Mutex, me: bigint, timeoutMs?: number): Steps<MutexGuard> => mutex['queuedAcquisition'](me, timeoutMs),
+  tryLock: (mutex: Mutex, me: bigint): Steps<MutexGuard | null> => mutex['attempt'](me, true),
+  /** A guard's unlock, as steps of thread `me`. */
+  unlockGuard: (guard: MutexGuard, me: bigint): Steps<void> => (guard as GuardWithSteps)[RELEASE_STEPS](me),
   unlock: (mutex: Mutex, me: bigint): Steps<void> => mutex['release'](me),
   /** Replaces the proof of death (the checker decides who is dead). */
   proveDeathWith(mutex: Mutex, provenDead: (holder: bigint) => boolean): Mutex {

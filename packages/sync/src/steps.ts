@@ -61,6 +61,9 @@ export function notifyStep(array: WaitableArray, index: number, count = Infinity
   return { kind: 'notify', array, index, count };
 }
 
+/** The longest delay setTimeout holds (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function busyError(): Error {
   return Object.assign(
     new Error('An async call of this kind on this object is still pending; a blocking call would wait for ever behind it'),
@@ -104,11 +107,15 @@ export class Turns {
     return this.queue.length > 0;
   }
 
-  /** 'ok' once `ticket` is first, 'timed-out' if that takes longer than `timeoutMs`. */
+  /**
+   * 'ok' once `ticket` is first, 'timed-out' if that takes longer than
+   * `timeoutMs` (a timeout beyond what a timer can hold, about 24.8 days,
+   * waits for ever).
+   */
   whenFirst(ticket: number, timeoutMs: number): Promise<WaitResult> {
     if (this.isFirst(ticket)) return Promise.resolve('ok');
     return new Promise((resolve) => {
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => {
+      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(() => {
         this.waiting.delete(ticket);
         resolve('timed-out');
       }, timeoutMs) : undefined;
@@ -129,7 +136,7 @@ export function* inTurn<T>(turns: Turns, deadline: number, body: () => Steps<T>,
   try {
     while (!turns.isFirst(ticket)) {
       const result = yield { kind: 'turn', turns, ticket, timeoutMs: Math.max(0, deadline - performance.now()) };
-      if (result === 'timed-out') return timedOut();
+      if (result === 'timed-out' && performance.now() >= deadline) return timedOut();
     }
     return yield* body();
   } finally {

@@ -252,7 +252,7 @@ export function mutualExclusion(sides: number, rounds: number): Scenario {
   };
 }
 
-/** Two overlapping lockAsync calls of one thread (one owner word): the second waits for the first's unlock. */
+/** Two overlapping lockAsync calls of one thread (one owner word): the second waits its turn, until the first's guard unlocks. */
 export function overlappingAsyncLocks(): Scenario {
   return {
     setup(): Side[] {
@@ -261,12 +261,12 @@ export function overlappingAsyncLocks(): Scenario {
       let most = 0;
       const call = () =>
         (function* () {
-          yield* mutexSteps.lockAsync(mutex, 1n);
+          const guard = yield* mutexSteps.lockAsync(mutex, 1n);
           inside++;
           most = Math.max(most, inside);
           yield STEP;
           inside--;
-          yield* mutexSteps.unlock(mutex, 1n);
+          yield* mutexSteps.unlockGuard(guard, 1n);
           return most;
         })();
       return [
@@ -367,5 +367,32 @@ describe('the checker holds protocols to its model', () => {
       check: () => undefined,
     });
     expect(result.violation?.message).toBe('careless made 2 shared accesses in one step (store, store)');
+  });
+
+  test('also a step that throws after two accesses, and inside a nested explore the count is the same', () => {
+    const cells = new Int32Array(2);
+    const throwing: Scenario = {
+      setup: () => [
+        {
+          name: 'thrower',
+          steps: (function* (): Steps<void> {
+            Atomics.add(cells, 0, 1);
+            Atomics.add(cells, 1, 1);
+            throw new Error('after two');
+          })(),
+        },
+      ],
+      check: () => undefined,
+    };
+    expect(explore(throwing).violation?.message).toBe('thrower made 2 shared accesses in one step (add, add)');
+    const single: Scenario = {
+      setup: () => [{ name: 'one', steps: (function* (): Steps<void> { Atomics.add(cells, 0, 1); })() }],
+      check: () => undefined,
+    };
+    const nested = explore({
+      setup: () => [{ name: 'outer', steps: (function* (): Steps<unknown> { return explore(single).violation; })() }],
+      check: (outcomes) => (outcomes[0].returned === undefined ? undefined : 'the nested run miscounted'),
+    });
+    expect(nested.violation).toBeUndefined();
   });
 });

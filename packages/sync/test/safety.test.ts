@@ -101,6 +101,15 @@ describe('Channel', () => {
     expect(await first).toBeNull();
   });
 
+  test('a queued call with a timeout longer than a timer holds waits, never times out at once', async () => {
+    const { sender, receiver } = channelPair();
+    const first = receiver.receiveAsync(300);
+    const second = receiver.receiveAsync(3e9); // over 2^31 - 1 ms: setTimeout would fire at once
+    expect(await first).toBeNull();
+    sender.send(Buffer.from('late'));
+    expect(Buffer.from((await second)!).toString()).toBe('late');
+  });
+
   test('receiveInto fills the bytes given, and leaves a message too long for them in the ring', async () => {
     const { sender, receiver } = channelPair();
     sender.send(Buffer.from('hello'));
@@ -340,7 +349,7 @@ describe('Mutex: only proof of death takes a lock over', () => {
     guard.unlock();
   });
 
-  test('overlapping lockAsync calls of one thread wait for its unlock, never ERR_SHM_MUTEX_RELOCK', async () => {
+  test('overlapping lockAsync calls of one thread queue behind each guard, never ERR_SHM_MUTEX_RELOCK', async () => {
     const mutex = new Mutex(new Uint8Array(Mutex.BYTES));
     const first = await mutex.lockAsync(1000);
     const second = mutex.lockAsync(3000);

@@ -60,6 +60,7 @@ if (mode === 'reused-key') {
   for (let round = 0; round < rounds; round++) {
     const array = shm.create(bytes, 'Buffer', name);
     array[bytes - 1] = 7;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); // visible a while: the poller sees whole ones too
     shm.destroy(name);
   }
   process.send({ rounds }, () => process.exit(0));
