@@ -27,7 +27,7 @@
 import { invalidArgType } from '@shm/types';
 import { binding } from './binding';
 import { validateTimeout } from './futex';
-import { notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
+import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
 import { regionOf } from './region';
 
 const RELEASE_STEPS = Symbol('release steps');
@@ -123,20 +123,20 @@ export class Mutex {
 
   private *queuedAcquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
     const deadline = performance.now() + validateTimeout(timeoutMs);
-    const turns = asyncTurnsOf(this.owner);
-    const ticket = turns.enter();
-    let handedOver = false;
-    try {
-      while (!turns.isFirst(ticket)) {
-        const result = yield { kind: 'turn', turns, ticket, timeoutMs: Math.max(0, deadline - performance.now()) };
-        if (result === 'timed-out' && performance.now() >= deadline) throw this.timeout(timeoutMs);
-      }
-      const taken = yield* this.acquisition(me, Math.max(0, deadline - performance.now()));
-      handedOver = true;
-      return this.guard(taken.recovered, () => turns.leave(ticket));
-    } finally {
-      if (!handedOver) turns.leave(ticket);
-    }
+    return yield* inTurn(
+      asyncTurnsOf(this.owner),
+      deadline,
+      (keepTurn) => this.acquisitionInTurn(me, deadline, keepTurn),
+      () => {
+        throw this.timeout(timeoutMs);
+      },
+    );
+  }
+
+  /** Its turn come, a lockAsync contends as lock does; its guard ends the turn at unlock. */
+  private *acquisitionInTurn(me: bigint, deadline: number, keepTurn: () => () => void): Steps<MutexGuard> {
+    const taken = yield* this.acquisition(me, Math.max(0, deadline - performance.now()));
+    return this.guard(taken.recovered, keepTurn());
   }
 
   /** Takes the mutex if it is free (or its holder is proven dead); null if another thread holds it. */

@@ -129,18 +129,31 @@ export class Turns {
 
 /**
  * `body`'s steps, once every earlier call of `turns` is done; `timedOut()`
- * if the turn does not come before `deadline` (performance.now() time).
+ * if the turn does not come before `deadline` (performance.now() time). The
+ * turn ends with the body, unless the body keeps it: `keepTurn()` returns
+ * the function that ends it later (a Mutex guard ends its lockAsync's turn
+ * at unlock).
  */
-export function* inTurn<T>(turns: Turns, deadline: number, body: () => Steps<T>, timedOut: () => T): Steps<T> {
+export function* inTurn<T>(
+  turns: Turns,
+  deadline: number,
+  body: (keepTurn: () => () => void) => Steps<T>,
+  timedOut: () => T,
+): Steps<T> {
   const ticket = turns.enter();
+  let kept = false;
+  const keepTurn = () => {
+    kept = true;
+    return () => turns.leave(ticket);
+  };
   try {
     while (!turns.isFirst(ticket)) {
       const result = yield { kind: 'turn', turns, ticket, timeoutMs: Math.max(0, deadline - performance.now()) };
       if (result === 'timed-out' && performance.now() >= deadline) return timedOut();
     }
-    return yield* body();
+    return yield* body(keepTurn);
   } finally {
-    turns.leave(ticket);
+    if (!kept) turns.leave(ticket);
   }
 }
 
@@ -156,6 +169,11 @@ function performWaitAsync(request: WaitRequest): Promise<WaitResult> {
   return binding.waitAsync(array, index, expected, timeoutMs, true, also.array, also.index, also.expected);
 }
 
+/** The steps both drivers perform the same way, at once. */
+function performAtOnce(step: typeof STEP | NotifyRequest): void {
+  if (step.kind === 'notify') binding.notify(step.array, step.index, step.count);
+}
+
 export function runBlocking<T>(steps: Steps<T>): T {
   let next = steps.next();
   while (!next.done) {
@@ -164,9 +182,8 @@ export function runBlocking<T>(steps: Steps<T>): T {
     try {
       switch (step.kind) {
         case 'step':
-          break;
         case 'notify':
-          binding.notify(step.array, step.index, step.count);
+          performAtOnce(step);
           break;
         case 'wait':
           result = performWait(step);
@@ -191,9 +208,8 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
     try {
       switch (step.kind) {
         case 'step':
-          break;
         case 'notify':
-          binding.notify(step.array, step.index, step.count);
+          performAtOnce(step);
           break;
         case 'wait':
           result = await performWaitAsync(step);

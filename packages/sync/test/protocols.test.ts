@@ -220,35 +220,53 @@ export function overlappingReceives(): Scenario {
   };
 }
 
+/** Counts who is inside a critical section, and the most at once. */
+function criticalSection() {
+  let inside = 0;
+  let most = 0;
+  return {
+    *enter(): Steps<void> {
+      inside++;
+      most = Math.max(most, inside);
+      yield STEP; // another side may run inside the section
+      inside--;
+    },
+    get most() {
+      return most;
+    },
+  };
+}
+
+/** No side hung or threw, and each saw at most one inside (what each returned). */
+function oneInsideAtOnce(who: string) {
+  return (outcomes: Outcome[]) => {
+    for (const outcome of outcomes) {
+      if (outcome.hung) return `${outcome.name} sleeps for ever`;
+      if (outcome.threw !== undefined) return `${outcome.name} threw ${(outcome.threw as Error).message}`;
+      if (outcome.returned !== 1) return `${outcome.returned} ${who} were inside at once`;
+    }
+    return undefined;
+  };
+}
+
 /** `sides` threads lock, step through a critical section, and unlock, `rounds` times each. */
 export function mutualExclusion(sides: number, rounds: number): Scenario {
   return {
     setup(): Side[] {
       const mutex = mutexSteps.proveDeathWith(new Mutex(new Uint8Array(Mutex.BYTES)), () => false);
-      let inside = 0;
-      let most = 0;
+      const section = criticalSection();
       const thread = (me: bigint) =>
         (function* () {
           for (let round = 0; round < rounds; round++) {
             yield* mutexSteps.lock(mutex, me);
-            inside++;
-            most = Math.max(most, inside);
-            yield STEP; // another thread may run inside the section
-            inside--;
+            yield* section.enter();
             yield* mutexSteps.unlock(mutex, me);
           }
-          return most;
+          return section.most;
         })();
       return Array.from({ length: sides }, (_, index) => ({ name: `thread ${index + 1}`, steps: thread(BigInt(index + 1)) }));
     },
-    check: (outcomes) => {
-      for (const outcome of outcomes) {
-        if (outcome.hung) return `${outcome.name} sleeps for ever`;
-        if (outcome.threw !== undefined) return `${outcome.name} threw ${(outcome.threw as Error).message}`;
-        if (outcome.returned !== 1) return `${outcome.returned} threads were inside at once`;
-      }
-      return undefined;
-    },
+    check: oneInsideAtOnce('threads'),
   };
 }
 
@@ -257,31 +275,20 @@ export function overlappingAsyncLocks(): Scenario {
   return {
     setup(): Side[] {
       const mutex = mutexSteps.proveDeathWith(new Mutex(new Uint8Array(Mutex.BYTES)), () => false);
-      let inside = 0;
-      let most = 0;
+      const section = criticalSection();
       const call = () =>
         (function* () {
           const guard = yield* mutexSteps.lockAsync(mutex, 1n);
-          inside++;
-          most = Math.max(most, inside);
-          yield STEP;
-          inside--;
+          yield* section.enter();
           yield* mutexSteps.unlockGuard(guard, 1n);
-          return most;
+          return section.most;
         })();
       return [
         { name: 'lockAsync 1', steps: call() },
         { name: 'lockAsync 2', steps: call() },
       ];
     },
-    check: (outcomes) => {
-      for (const outcome of outcomes) {
-        if (outcome.hung) return `${outcome.name} sleeps for ever`;
-        if (outcome.threw !== undefined) return `${outcome.name} threw ${(outcome.threw as Error).message}`;
-        if (outcome.returned !== 1) return `${outcome.returned} calls were inside at once`;
-      }
-      return undefined;
-    },
+    check: oneInsideAtOnce('calls'),
   };
 }
 
