@@ -104,7 +104,9 @@ OwnerState ProbeOwner(uint64_t token) {
   uint32_t generation = static_cast<uint32_t>(token) & 0xffff;
   int directory = OpenDirectory(uid, false);
   if (directory == -1) return OwnerState::kUnknown;
-  int fd = openat(directory, std::to_string(index).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  // Never blocks: a FIFO planted as the slot would hold open() for ever (the
+  // type is checked below: only a regular file proves anything).
+  int fd = openat(directory, std::to_string(index).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   close(directory);
   if (fd == -1) return OwnerState::kUnknown;
   OwnerState state = OwnerState::kUnknown;

@@ -34,7 +34,7 @@
 //   unlocked                        -> dead (its last holder is gone)
 //   locked, generation == W's       -> alive
 //   locked, generation != W's       -> dead (reused since W's holder ended)
-//   missing / unreadable / foreign  -> unknown (never taken over)
+//   missing / unreadable / foreign / not a regular file -> unknown (never taken over)
 #pragma once
 
 #include <cstdint>

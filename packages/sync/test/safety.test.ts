@@ -380,6 +380,35 @@ describe('Mutex: only proof of death takes a lock over', () => {
     expect(JSON.parse(output)).toEqual({ taken: true, generation: 1 });
   });
 
+  test("a FIFO planted as a holder's slot proves nothing and blocks nobody: tryLock is null, lock times out", () => {
+    const name = scratch.name();
+    posix.create(16, 'Uint8Array', name);
+    fs.chmodSync(`/dev/shm${name}`, 0o666);
+    // A peer (another user) plants a FIFO in its own slot directory and names it in the owner word.
+    const slot = 40000 + (process.pid % 20000);
+    const plant = `
+      const fs = require('node:fs');
+      const directory = '/dev/shm/.shm-sync-65534';
+      try { fs.mkdirSync(directory, 0o755); } catch {}
+      require('node:child_process').execFileSync('mkfifo', ['-m', '644', directory + '/${slot}']);
+      require(${JSON.stringify(require.resolve('@shm/posix'))}).get('${name}').writeBigUInt64LE((65534n << 32n) | (${slot}n << 16n) | 1n, 0);`;
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', plant]);
+    try {
+      // In a child process with a timeout: before, the contender's open() of the FIFO blocked for ever.
+      const contend = `
+        const { Mutex } = require(${JSON.stringify(SYNC)});
+        const mutex = new Mutex(require(${JSON.stringify(require.resolve('@shm/posix'))}).get('${name}'));
+        const tried = mutex.tryLock();
+        let locked;
+        try { locked = mutex.lock(300); } catch (error) { locked = error.code; }
+        process.stdout.write(JSON.stringify({ tried, locked }));`;
+      const output = execFileSync(process.execPath, ['-e', contend], { encoding: 'utf8', timeout: 10000 });
+      expect(JSON.parse(output)).toEqual({ tried: null, locked: 'ERR_SHM_MUTEX_TIMEOUT' });
+    } finally {
+      fs.rmSync(`/dev/shm/.shm-sync-65534/${slot}`, { force: true });
+    }
+  });
+
   test('an owner word that no slot can name: tryLock is null, lock times out, never a bare RangeError', () => {
     const memory = new Uint8Array(Mutex.BYTES);
     const owner = new BigInt64Array(memory.buffer, 0, 1);
