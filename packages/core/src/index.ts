@@ -13,11 +13,10 @@ import * as posix from '@shm/posix';
 import * as sysv from '@shm/sysv';
 import {
   BufferType as bufferTypes,
-  CleanupSignal,
   LengthMax,
   ShmArray,
   TypeKey,
-  installSignalCleanup,
+  cleanupOnSignalsOf,
   invalidArgType,
   runEvery,
   validateOptions,
@@ -194,9 +193,7 @@ export function destroyCreated(): number {
  * would have. Stands aside for a signal the application listens to itself.
  * Returns a function that removes the listeners.
  */
-export function cleanupOnSignals(signals: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM']): () => void {
-  return installSignalCleanup(destroyCreated, signals);
-}
+export const cleanupOnSignals = cleanupOnSignalsOf(destroyCreated);
 
 // As shm-typed-array does: at exit, detach everything and say how many System
 // V segments went with it. No signal handler is installed.

@@ -14,39 +14,19 @@
  * this thread's attachments of that name, then unmaps them; arrays that
  * become unreachable are unmapped by the garbage collector.
  */
-import {
-  AttachOptions,
-  BufferType,
-  CleanupSignal,
-  byteLengthOf,
-  LengthMax,
-  Permissions,
-  ShmArray,
-  ShmBackend,
-  TypeKey,
-  installSignalCleanup,
-  invalidArgType,
-  invalidArgValue,
-  makeView,
-  outOfRange,
-  parsePermissions,
-  resolveTypeKey,
-  runEvery,
-  validateBoolean,
-  validateCount,
-  validateCreateOptions,
-  validateOptions,
-} from '@shm/types';
-import { readdirSync, statSync } from 'node:fs';
+import { AttachOptions, BufferType, LengthMax, Permissions, ShmArray, TypeKey, backendSurface, byteLengthOf,
+  destroyEach, invalidArgValue, makeView, outOfRange, parsePermissions, resolveTypeKey, validateBoolean,
+  validateCount, validateCreateOptions, validateOptions } from '@shm/types';
 import { binding } from './binding';
+import { Layout, normalizeName, resolveLayout } from './validation';
 
-/** Where Linux keeps POSIX shared memory objects (a tmpfs). */
-const SHM_DIRECTORY = '/dev/shm';
+export { NAME_MAX, normalizeName } from './validation';
+export type { Layout } from './validation';
+export { listObjects } from './listing';
+export type { ObjectInfo } from './listing';
 
 export { BufferType, LengthMax };
 export type { AttachOptions, Permissions, ShmArray, TypeKey } from '@shm/types';
-
-export type Layout = 'raw' | 'prefixed';
 
 export interface PosixOptions extends AttachOptions {
   /** 'raw' (default) or 'prefixed' (shm-typed-array's layout). */
@@ -68,41 +48,6 @@ export interface PosixOptions extends AttachOptions {
  */
 export const DEFAULT_PERMISSIONS = 0o600;
 
-/** Longest name, without its leading '/' (NAME_MAX). */
-export const NAME_MAX = 255;
-
-/**
- * The object name as shm_open wants it: a leading '/' is added when missing.
- * Refused: an empty name, another '/', a NUL, '.' and '..' (they name
- * directories), a 'sem.' prefix (glibc's named semaphores live under those
- * names), text that is not well-formed Unicode (a lone surrogate would turn
- * into U+FFFD on its way to the kernel, and two distinct names would open one
- * object), and more than NAME_MAX bytes after the '/'.
- */
-export function normalizeName(name: unknown): string {
-  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
-  const normalized = name.startsWith('/') ? name : `/${name}`;
-  if (normalized.length === 1) throw invalidArgValue('name', 'must not be empty', name);
-  if (normalized.includes('/', 1)) throw invalidArgValue('name', "must not contain '/' after the first character", name);
-  if (normalized.includes('\0')) throw invalidArgValue('name', 'must not contain NUL bytes', name);
-  if (normalized === '/.' || normalized === '/..') throw invalidArgValue('name', "must not be '.' or '..'", name);
-  if (normalized.startsWith('/sem.')) {
-    throw invalidArgValue('name', "must not begin with 'sem.' (glibc's named semaphores use those names)", name);
-  }
-  if (!normalized.isWellFormed()) throw invalidArgValue('name', 'must be well-formed Unicode (no lone surrogates)', name);
-  if (Buffer.byteLength(normalized) - 1 > NAME_MAX) {
-    throw outOfRange(`The "name" argument must be at most ${NAME_MAX} bytes after its leading '/'`);
-  }
-  return normalized;
-}
-
-function resolveLayout(options: Partial<PosixOptions>): boolean {
-  const { layout } = options;
-  if (layout === undefined || layout === 'raw') return false;
-  if (layout === 'prefixed') return true;
-  throw invalidArgValue('options.layout', "must be 'raw' or 'prefixed'", layout);
-}
-
 /**
  * Creates the object `name` with room for `count` elements and maps it.
  * Returns null if the name is taken.
@@ -119,7 +64,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   const objectName = normalizeName(name);
   const mode = parsePermissions(perm, DEFAULT_PERMISSIONS);
   const resolvedOptions = validateCreateOptions<PosixOptions>(options);
-  const prefixed = resolveLayout(resolvedOptions);
+  const prefixed = resolveLayout(resolvedOptions.layout);
   const reserve = validateBoolean('options.reserve', resolvedOptions.reserve, true);
   const populate = validateBoolean('options.populate', resolvedOptions.populate);
   const dataBytes = byteLengthOf(count, resolvedType);
@@ -144,7 +89,7 @@ export function get<K extends TypeKey = 'Buffer'>(name: string, typeKey?: K, opt
   const resolvedType = resolveTypeKey(typeKey) as K;
   const objectName = normalizeName(name);
   const resolvedOptions = validateOptions<PosixOptions>(options);
-  const prefixed = resolveLayout(resolvedOptions);
+  const prefixed = resolveLayout(resolvedOptions.layout);
   const readonly = validateBoolean('options.readonly', resolvedOptions.readonly);
   const populate = validateBoolean('options.populate', resolvedOptions.populate);
   if (resolvedOptions.reserve !== undefined) {
@@ -170,58 +115,11 @@ export function detach(name: string, forceDestroy = false): number {
   return result;
 }
 
-/** Unmaps and unlinks the object: `detach(name, true) === 0`. */
-export function destroy(name: string): boolean {
-  return detach(name, true) === 0;
-}
-
 /** Unmaps everything this thread mapped. POSIX objects stay until destroyed, so this returns 0. */
 export function detachAll(): number {
   binding.unmapAll();
   binding.reportLostPages();
   return 0;
-}
-
-/** Bytes this thread has mapped now (the prefixed layout's header included). */
-export function getTotalSize(): number {
-  return binding.mappedBytes();
-}
-
-/** Bytes of the objects this thread created and has not destroyed (headers included). */
-export function getTotalCreatedSize(): number {
-  return binding.createdBytes();
-}
-
-/** One POSIX shared memory object of the machine, as /dev/shm shows it. */
-export interface ObjectInfo {
-  /** As shm_open takes it: '/name'. */
-  name: string;
-  bytes: number;
-  /** Permission bits. */
-  mode: number;
-  uid: number;
-  modified: Date;
-}
-
-/**
- * Every POSIX shared memory object under /dev/shm (glibc's named semaphores,
- * 'sem.*', left out). The kernel keeps no attach count for them: an object
- * outlives every process that mapped it until someone destroys it, so a
- * crashed process's objects are found by name, owner or age, and removed with
- * `destroy(info.name)`.
- */
-export function listObjects(): ObjectInfo[] {
-  const objects: ObjectInfo[] = [];
-  for (const entry of readdirSync(SHM_DIRECTORY, { withFileTypes: true })) {
-    if (!entry.isFile() || entry.name.startsWith('sem.')) continue;
-    try {
-      const status = statSync(`${SHM_DIRECTORY}/${entry.name}`);
-      objects.push({ name: `/${entry.name}`, bytes: status.size, mode: status.mode & 0o777, uid: status.uid, modified: status.mtime });
-    } catch {
-      // removed meanwhile
-    }
-  }
-  return objects;
 }
 
 /** The names of the objects this process created, in any thread, and has not destroyed. */
@@ -236,28 +134,20 @@ export function createdNames(): string[] {
  * Every object is tried; what failed is reported once, after the last.
  */
 export function destroyCreated(): number {
-  return runEvery(createdNames().map((name) => () => destroy(name))).filter(Boolean).length;
+  return destroyEach(createdNames(), destroy);
 }
 
 /**
- * Opt-in: on SIGINT / SIGTERM (or the `signals` given), destroy what this
- * process created (destroyCreated), then let the signal end the process as it would have.
- * Stands aside for a signal the application listens to itself. Returns a
- * function that removes the listeners.
+ * destroy(key) (`detach(key, true) === 0`), getTotalSize (bytes this thread
+ * has mapped now), getTotalCreatedSize (bytes of what this thread created and
+ * has not destroyed), this module as a ShmBackend, and cleanupOnSignals: the
+ * same for every backend (see backendSurface in @shm/types).
  */
-export function cleanupOnSignals(signals: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM']): () => void {
-  return installSignalCleanup(destroyCreated, signals);
-}
-
-/** This module as a ShmBackend, for code that takes any backend. */
-export const backend: ShmBackend<string, PosixOptions> = {
+export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } = backendSurface<string, PosixOptions>({
   create,
   get,
   detach,
-  destroy,
   detachAll,
-  getTotalSize,
-  getTotalCreatedSize,
-  BufferType,
-  LengthMax,
-};
+  destroyCreated,
+  bytes: binding,
+});

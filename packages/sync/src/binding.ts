@@ -1,10 +1,9 @@
-import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { loadNativeAddon } from '@shm/types';
 import type { SyncBinding } from './native';
 
 /** The native addon, loaded once per thread. */
-export const binding: SyncBinding = loadNativeAddon<SyncBinding>(path.join(__dirname, '..'), 'shm_sync');
+export const binding: SyncBinding = loadNativeAddon<SyncBinding>(__dirname, 'shm_sync');
 
 // A worker can be terminated while it waits (worker.terminate(), the main
 // thread's process.exit()): its blocking waits look for that, as Atomics.wait

@@ -42,7 +42,7 @@
  * at a time, in order (an async call waits for the earlier one; a blocking
  * call while an async one of its kind is pending throws ERR_SHM_BUSY).
  */
-import { invalidArgType, outOfRange } from '@shm/types';
+import { codedError, invalidArgType, outOfRange } from '@shm/types';
 import { detachedError, validateTimeout } from './futex';
 import { Region, regionOf } from './region';
 import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
@@ -80,10 +80,6 @@ function movesSoon(header: Int32Array, index: number, value: number, reads: numb
   return false;
 }
 
-function channelError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 export class Channel {
   /** Bytes of the header in front of the ring. */
   static readonly HEADER_BYTES = 64;
@@ -118,7 +114,7 @@ export class Channel {
     const capacity = Atomics.load(header, CAPACITY);
     const valid = Atomics.load(header, 0) === MAGIC && capacity >= MIN_CAPACITY && (capacity & (capacity - 1)) === 0;
     if (!valid || Channel.HEADER_BYTES + capacity > region.byteLength) {
-      throw channelError('ERR_SHM_CHANNEL_LAYOUT', 'The memory does not hold a channel (create it with Channel.create first)');
+      throw codedError('ERR_SHM_CHANNEL_LAYOUT', 'The memory does not hold a channel (create it with Channel.create first)');
     }
     return new Channel(region, capacity);
   }
@@ -212,7 +208,7 @@ export class Channel {
   }
 
   private corrupt(detail: string): Error {
-    return channelError('ERR_SHM_CHANNEL_CORRUPT', `The channel's shared state is corrupt: ${detail}`);
+    return codedError('ERR_SHM_CHANNEL_CORRUPT', `The channel's shared state is corrupt: ${detail}`);
   }
 
   private *sending(message: ArrayBufferView, timeoutMs: number | undefined): Steps<boolean> {
@@ -232,7 +228,7 @@ export class Channel {
     for (;;) {
       const closed = Atomics.load(this.header, CLOSED) !== 0;
       yield STEP;
-      if (closed) throw channelError('ERR_SHM_CHANNEL_CLOSED', 'The channel is closed');
+      if (closed) throw codedError('ERR_SHM_CHANNEL_CLOSED', 'The channel is closed');
       const read = Atomics.load(this.header, READ);
       yield STEP;
       const used = (write - read) >>> 0;
@@ -286,8 +282,8 @@ export class Channel {
       throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
     }
     if (into !== undefined && length > into.length) {
-      const error = outOfRange(`A message of ${length} bytes does not fit the ${into.length} bytes given; it stays in the ring`);
-      throw Object.assign(error, { messageBytes: length });
+      const message = `A message of ${length} bytes does not fit the ${into.length} bytes given; it stays in the ring`;
+      throw codedError('ERR_OUT_OF_RANGE', message, { messageBytes: length });
     }
     const message = this.copyOut((position + LENGTH_BYTES) & (this.capacity - 1), length, into);
     Atomics.store(this.header, READ, (read + size) | 0); // frees the record

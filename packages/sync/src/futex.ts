@@ -3,7 +3,7 @@
  * other processes map too. They are Linux futexes without the private flag,
  * so a notify wakes waiters in every process that maps the same segment.
  */
-import { invalidArgType, outOfRange } from '@shm/types';
+import { codedError, invalidArgType, outOfRange } from '@shm/types';
 import { binding } from './binding';
 import type { WaitResult } from './native';
 
@@ -26,7 +26,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 export const MAX_ASYNC_WAITS: number = binding.maxAsyncWaits;
 
 export function detachedError(): Error {
-  return Object.assign(new Error('The array has no memory: its segment was detached or destroyed'), { code: 'ERR_INVALID_STATE' });
+  return codedError('ERR_INVALID_STATE', 'The array has no memory: its segment was detached or destroyed');
 }
 
 /** Checks the array and index of a cell; returns the array. */

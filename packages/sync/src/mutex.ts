@@ -24,7 +24,7 @@
  *   H --anything else--> H (the contender waits on the word, and looks at
  *                          H's slot every LIVENESS_INTERVAL_MS)
  */
-import { invalidArgType } from '@shm/types';
+import { codedError, invalidArgType } from '@shm/types';
 import { binding } from './binding';
 import { validateTimeout } from './futex';
 import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
@@ -67,10 +67,6 @@ function selfValue(): bigint {
 /** Only a proven death counts: 'unknown' (nothing could be looked at) is alive. */
 function holderProvenDead(owner: bigint): boolean {
   return binding.ownerState(owner) === 'dead';
-}
-
-function mutexError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 /** Proof of holding the mutex; `using guard = mutex.lock()` unlocks at the end of the block. */
@@ -153,7 +149,7 @@ export class Mutex {
     yield STEP; // each operation begins at a step: it may follow another's last access
     const released = Atomics.compareExchange(this.owner, OWNER, me, 0n) === me;
     yield STEP;
-    if (!released) throw mutexError('ERR_SHM_MUTEX_NOT_OWNER', 'This thread does not hold the mutex');
+    if (!released) throw codedError('ERR_SHM_MUTEX_NOT_OWNER', 'This thread does not hold the mutex');
     const waiting = Atomics.load(this.words, WAITERS) > 0;
     if (waiting) yield notifyStep(this.owner, OWNER, 1);
   }
@@ -229,7 +225,7 @@ export class Mutex {
     yield STEP;
     if (holder === 0n) return this.guard(false);
     if (holder === me) {
-      throw mutexError('ERR_SHM_MUTEX_RELOCK', 'This thread holds the mutex already; locking it again would wait forever');
+      throw codedError('ERR_SHM_MUTEX_RELOCK', 'This thread holds the mutex already; locking it again would wait forever');
     }
     if (!checkHolder || !this.provenDead(holder)) return null;
     // Only the thread whose CAS replaces exactly that dead holder takes over.
@@ -271,7 +267,7 @@ export class Mutex {
   }
 
   private timeout(timeoutMs: number | undefined): Error {
-    return mutexError('ERR_SHM_MUTEX_TIMEOUT', `The mutex was not free within ${timeoutMs} ms`);
+    return codedError('ERR_SHM_MUTEX_TIMEOUT', `The mutex was not free within ${timeoutMs} ms`);
   }
 }
 

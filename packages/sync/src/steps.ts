@@ -12,6 +12,7 @@
  * runBlocking performs the waits with wait(), runAsync with waitAsync(); the
  * checker in @shm/interleave performs all four in a model of the memory.
  */
+import { codedError } from '@shm/types';
 import { binding } from './binding';
 import type { WaitableArray, WaitResult } from './futex';
 
@@ -65,10 +66,7 @@ export function notifyStep(array: WaitableArray, index: number, count = Infinity
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function busyError(): Error {
-  return Object.assign(
-    new Error('An async call of this kind on this object is still pending; a blocking call would wait for ever behind it'),
-    { code: 'ERR_SHM_BUSY' },
-  );
+  return codedError('ERR_SHM_BUSY', 'An async call of this kind on this object is still pending; a blocking call would wait for ever behind it');
 }
 
 /**

@@ -1,6 +1,5 @@
-import * as path from 'node:path';
 import { loadNativeAddon } from '@shm/types';
 import type { SysvBinding } from './native';
 
 /** The native addon, loaded once per thread. */
-export const binding: SysvBinding = loadNativeAddon<SysvBinding>(path.join(__dirname, '..'), 'shm_sysv');
+export const binding: SysvBinding = loadNativeAddon<SysvBinding>(__dirname, 'shm_sysv');

@@ -8,30 +8,16 @@
  * itself stays until destroyed, or until detach / detachAll finds it with no
  * attachment left).
  */
-import {
-  AttachOptions,
-  BufferType,
-  CleanupSignal,
-  byteLengthOf,
-  LengthMax,
-  Permissions,
-  ShmArray,
-  ShmBackend,
-  TypeKey,
-  installSignalCleanup,
-  invalidArgType,
-  makeView,
-  outOfRange,
-  parsePermissions,
-  resolveTypeKey,
-  runEvery,
-  validateBoolean,
-  validateCount,
-  validateCreateOptions,
-  validateOptions,
-} from '@shm/types';
-import { readFileSync } from 'node:fs';
+import { AttachOptions, BufferType, LengthMax, Permissions, ShmArray, TypeKey, backendSurface, byteLengthOf,
+  codedError, destroyEach, makeView, parsePermissions, resolveTypeKey, runEvery, validateBoolean,
+  validateCount, validateCreateOptions, validateOptions } from '@shm/types';
+import { attachedIds, forgetId, noteAttached, settle } from './attachments';
 import { binding } from './binding';
+import { KEY_MAX, KEY_MIN, validateKey } from './validation';
+
+export { KEY_MAX, KEY_MIN, validateKey } from './validation';
+export { listSegments } from './listing';
+export type { SegmentInfo } from './listing';
 
 export { BufferType, LengthMax };
 export type { AttachOptions, Permissions, ShmArray, TypeKey } from '@shm/types';
@@ -41,34 +27,8 @@ export type SysvOptions = AttachOptions;
 /** Permissions of new segments unless given: owner read and write. */
 export const DEFAULT_PERMISSIONS = 0o600;
 
-/** Keys are 1 .. 2^32 - 2: 0 is IPC_PRIVATE and 2^32 - 1 is (key_t)-1. */
-export const KEY_MIN = 1;
-export const KEY_MAX = 2 ** 32 - 2;
-
 /** How many random keys create() tries before it gives up. */
 const GENERATED_KEY_ATTEMPTS = 64;
-
-/**
- * The segments this thread created or attached, by key: the shmid of each.
- * A key names whichever segment holds it now, so detach and detachAll act on
- * these shmids alone, never on a newcomer under the same key. (What this
- * process created, in any thread, is kept natively, for destroyCreated.)
- */
-const attachedIds = new Map<number, Set<number>>();
-
-function noteAttached(key: number, id: number): void {
-  const ids = attachedIds.get(key);
-  if (ids) ids.add(id);
-  else attachedIds.set(key, new Set([id]));
-}
-
-export function validateKey(key: unknown): number {
-  if (typeof key !== 'number') throw invalidArgType('key', 'of type number', key);
-  if (!(Number.isSafeInteger(key) && key >= KEY_MIN && key <= KEY_MAX)) {
-    throw outOfRange(`Shm key should be ${KEY_MIN} .. ${KEY_MAX}`);
-  }
-  return key;
-}
 
 function generateKey(): number {
   return KEY_MIN + Math.floor(Math.random() * KEY_MAX);
@@ -103,9 +63,7 @@ export function create<K extends TypeKey = 'Buffer'>(
   // A generated key may be taken already: draw another.
   for (let attempt = 1; opened === null && explicitKey === undefined; attempt++) {
     if (attempt === GENERATED_KEY_ATTEMPTS) {
-      throw Object.assign(new Error(`No free System V key found in ${attempt} random tries`), {
-        code: 'ERR_SHM_NO_FREE_KEY',
-      });
+      throw codedError('ERR_SHM_NO_FREE_KEY', `No free System V key found in ${attempt} random tries`);
     }
     segmentKey = generateKey();
     opened = binding.open(segmentKey, bytes, true, mode, false, populate);
@@ -167,91 +125,6 @@ export function attachCount(key: number): number {
   return binding.attachCount(validateKey(key));
 }
 
-/** One System V segment of the machine, as /proc/sysvipc/shm shows it. */
-export interface SegmentInfo {
-  key: number;
-  id: number;
-  bytes: number;
-  /** Permission bits. */
-  mode: number;
-  attachCount: number;
-  /** The process that created it, and the last one that attached or detached it. */
-  creatorPid: number;
-  lastPid: number;
-  uid: number;
-}
-
-/**
- * Every System V segment this process may see (IPC_PRIVATE ones included,
- * with key 0). Segments left by a crashed process show attachCount 0 and a
- * creatorPid that no longer runs: `destroy(info.key)` removes them.
- */
-export function listSegments(): SegmentInfo[] {
-  const [, ...rows] = readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n');
-  return rows.map((row) => {
-    const [key, id, perms, size, cpid, lpid, nattch, uid] = row.trim().split(/\s+/);
-    return {
-      key: Number(key) >>> 0, // printed as a signed int
-      id: Number(id),
-      bytes: Number(size),
-      mode: Number.parseInt(perms, 8) & 0o777, // printed in octal
-      attachCount: Number(nattch),
-      creatorPid: Number(cpid),
-      lastPid: Number(lpid),
-      uid: Number(uid),
-    };
-  });
-}
-
-/** Permission errors of IPC_RMID: the segment is another user's to remove. */
-const NOT_OURS_TO_REMOVE = new Set(['EPERM', 'EACCES']);
-
-interface Settled {
-  /** The attach count left; -1 when the segment is gone. */
-  left: number;
-  /** Whether this call removed it. */
-  destroyed: boolean;
-}
-
-/**
- * Destroys the segment `id` (still holding `key`) if forced, or if no process
- * attaches it and this process may remove it.
- */
-function settle(key: number, id: number, force: boolean): Settled {
-  const settled = force ? removed(binding.remove(key, id)) : settleUnforced(key, id);
-  // Still attached elsewhere: this thread keeps knowing it, and a later
-  // detach or detachAll destroys it once it is unattached.
-  if (settled.left <= 0) forgetId(key, id);
-  return settled;
-}
-
-function removed(existed: boolean): Settled {
-  return existed ? { left: 0, destroyed: true } : { left: -1, destroyed: false };
-}
-
-function settleUnforced(key: number, id: number): Settled {
-  const attachments = binding.attachCount(key, id);
-  if (attachments < 0) binding.remove(key, id); // gone: out of the created ledger too
-  if (attachments !== 0) return { left: attachments, destroyed: false };
-  try {
-    return removed(binding.remove(key, id));
-  } catch (error) {
-    if (!NOT_OURS_TO_REMOVE.has((error as { code?: string }).code ?? '')) throw error;
-    return { left: 0, destroyed: false }; // unattached, and its owner's to remove
-  }
-}
-
-function forgetId(key: number, id: number): void {
-  const ids = attachedIds.get(key);
-  ids?.delete(id);
-  if (ids?.size === 0) attachedIds.delete(key);
-}
-
-/** Detaches and destroys the segment: `detach(key, true) === 0`. */
-export function destroy(key: number): boolean {
-  return detach(key, true) === 0;
-}
-
 /**
  * Detaches everything this thread attached, then destroys each segment it
  * attached that no process attaches any more (and that it may remove).
@@ -260,18 +133,8 @@ export function destroy(key: number): boolean {
  */
 export function detachAll(): number {
   binding.unmapAll();
-  const steps = [...attachedIds].flatMap(([key, ids]) => [...ids].map((id) => () => settle(key, id, false).destroyed));
-  return runEvery(steps).filter(Boolean).length;
-}
-
-/** Bytes this thread has attached now. */
-export function getTotalSize(): number {
-  return binding.mappedBytes();
-}
-
-/** Bytes of the segments this thread created and has not destroyed. */
-export function getTotalCreatedSize(): number {
-  return binding.createdBytes();
+  const attachments = [...attachedIds].flatMap(([key, ids]) => [...ids].map((id) => [key, id] as const));
+  return destroyEach(attachments, ([key, id]) => settle(key, id, false).destroyed);
 }
 
 /**
@@ -282,33 +145,24 @@ export function getTotalCreatedSize(): number {
  * segment is tried; what failed is reported once, after the last.
  */
 export function destroyCreated(): number {
-  const steps = binding.createdSegments().map(([key, id]) => () => {
+  return destroyEach(binding.createdSegments(), ([key, id]) => {
     binding.unmap(key, id); // this segment's attachments only, not a newcomer's under the key
     forgetId(key, id);
     return binding.remove(key, id);
   });
-  return runEvery(steps).filter(Boolean).length;
 }
 
 /**
- * Opt-in: on SIGINT / SIGTERM (or the `signals` given), destroy what this
- * process created (destroyCreated), then let the signal end the process as it would have.
- * Stands aside for a signal the application listens to itself. Returns a
- * function that removes the listeners.
+ * destroy(key) (`detach(key, true) === 0`), getTotalSize (bytes this thread
+ * has mapped now), getTotalCreatedSize (bytes of what this thread created and
+ * has not destroyed), this module as a ShmBackend, and cleanupOnSignals: the
+ * same for every backend (see backendSurface in @shm/types).
  */
-export function cleanupOnSignals(signals: readonly CleanupSignal[] = ['SIGINT', 'SIGTERM']): () => void {
-  return installSignalCleanup(destroyCreated, signals);
-}
-
-/** This module as a ShmBackend, for code that takes any backend. */
-export const backend: ShmBackend<number, SysvOptions> = {
+export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } = backendSurface<number, SysvOptions>({
   create,
   get,
   detach,
-  destroy,
   detachAll,
-  getTotalSize,
-  getTotalCreatedSize,
-  BufferType,
-  LengthMax,
-};
+  destroyCreated,
+  bytes: binding,
+});

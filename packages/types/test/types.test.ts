@@ -167,7 +167,7 @@ test('loadNativeAddon names every path it tried and why each failed', () => {
     fs.writeFileSync(path.join(root, 'build', 'Debug', 'missing.node'), 'not an ELF file');
     let error: any;
     try {
-      loadNativeAddon(root, 'missing');
+      loadNativeAddon(path.join(root, 'dist'), 'missing'); // as a module in the package's dist/ asks
     } catch (caught) {
       error = caught;
     }
