@@ -1,11 +1,13 @@
 // The POSIX backend's JavaScript binding: argument marshalling only. The
 // system calls are in posix_syscalls.cc, mapping ownership in
-// <shm/mapping_registry.h>, error objects in <shm/system_error.h>.
+// <shm/mapping_registry.h>, error objects in <shm/error_codes.h> and
+// <shm/system_error.h>.
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
 #include <shm/arguments.h>
 #include <shm/created_ledger.h>
+#include <shm/error_codes.h>
 #include <shm/mapping_registry.h>
 #include <shm/populate.h>
 #include <shm/system_error.h>
@@ -43,7 +45,7 @@ bool IsWellFormed(const char16_t* text, size_t length) {
 std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   Napi::Env env = info.Env();
   if (!info[index].IsString()) {
-    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "shm name must be a string");
+    throw CodedError(env, ErrorCode::kInvalidArgType, "shm name must be a string");
   }
   char16_t units[NAME_MAX + 2];
   size_t length = 0;
@@ -54,7 +56,7 @@ std::string NameArgument(const Napi::CallbackInfo& info, size_t index) {
   std::string name = valid ? info[index].As<Napi::String>().Utf8Value() : std::string();
   valid = valid && name.size() <= NAME_MAX + 1 && name[0] == '/' && name.find('/', 1) == std::string::npos &&
           name.find('\0') == std::string::npos && name != "/." && name != "/.." && name.compare(1, 4, "sem.") != 0;
-  if (!valid) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_VALUE", "invalid shm name");
+  if (!valid) throw CodedError(env, ErrorCode::kInvalidArgValue, "invalid shm name");
   return name;
 }
 
@@ -91,10 +93,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.reserve = BooleanArgument(info, 6);
   request.populate = BooleanArgument(info, 7);
   if (request.prefixed && request.dataBytes > kMaxSafeInteger - kPrefixBytes) {
-    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "the prefixed layout's header does not fit");
+    throw CodedError(env, ErrorCode::kOutOfRange, "the prefixed layout's header does not fit");
   }
   if (request.create && request.dataBytes == 0) {
-    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "a new shm object needs at least one byte");
+    throw CodedError(env, ErrorCode::kOutOfRange, "a new shm object needs at least one byte");
   }
   return OpenWith(env, request);
 }
@@ -110,14 +112,14 @@ Napi::Value OpenWith(Napi::Env env, const OpenRequest& request) {
     case OpenOutcome::kMissing:
       return env.Null();
     case OpenOutcome::kBadLayout: {
-      Napi::Error error = CodedError(env, "ERR_SHM_LAYOUT",
+      Napi::Error error = CodedError(env, ErrorCode::kShmLayout,
                                      "shm object '" + request.name + "' (" + std::to_string(result.objectBytes) +
                                          " bytes) does not hold the prefixed layout's length header");
       error.Set("path", Napi::String::New(env, request.name));
       throw error;
     }
     case OpenOutcome::kNotRegularFile: {
-      Napi::Error error = CodedError(env, "ERR_SHM_NOT_REGULAR_FILE",
+      Napi::Error error = CodedError(env, ErrorCode::kShmNotRegularFile,
                                      "'" + request.name + "' under /dev/shm is " + FileTypeName(result.fileType) +
                                          ", not a shared memory object");
       error.Set("path", Napi::String::New(env, request.name));

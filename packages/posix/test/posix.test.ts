@@ -2,8 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { types } from 'node:util';
 import * as posix from '@shm/posix';
 import { useScratch } from '@shm/test-support';
+import { binding } from '../src/binding';
 
 const scratch = useScratch({ posix });
 
@@ -39,6 +41,44 @@ describe('names', () => {
     const long = name + 'x'.repeat(posix.NAME_MAX + 1 - name.length);
     scratch.track(long);
     expect(posix.create(1, 'Buffer', long)).not.toBeNull();
+  });
+});
+
+// The addon checks its arguments again, and builds each coded error with the
+// class its table gives the code (<shm/error_codes.h>): called directly here,
+// past TypeScript's checks, it must still throw that class itself. The
+// addon's errors come from the realm it was loaded in, not the test's, so
+// the class is compared by name.
+describe("the addon's coded errors", () => {
+  const open = (name: unknown, dataBytes: unknown, create: unknown = false, prefixed = false) =>
+    binding.open(name as string, dataBytes as number, create as boolean, 0o600, false, prefixed, false, false);
+
+  test.each([
+    ['a name that is not a string', () => open(5, 1), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['a name without its slash', () => open('frames', 1), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    ['a negative size', () => open(scratch.name(), -1), RangeError, 'ERR_OUT_OF_RANGE'],
+    ['a flag that is not a boolean', () => open(scratch.name(), 1, 'yes'), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['a new object of no bytes', () => open(scratch.name(), 0, true), RangeError, 'ERR_OUT_OF_RANGE'],
+    [
+      'a prefixed attach of an object too small for its header',
+      () => {
+        const name = scratch.name();
+        posix.create(1, 'Buffer', name);
+        return open(name, 0, false, true);
+      },
+      Error,
+      'ERR_SHM_LAYOUT',
+    ],
+  ])('%s', (_label, call, errorClass, code) => {
+    let thrown: unknown;
+    try {
+      call();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(types.isNativeError(thrown)).toBe(true);
+    expect((thrown as Error).constructor.name).toBe(errorClass.name);
+    expect(thrown).toHaveProperty('code', code);
   });
 });
 

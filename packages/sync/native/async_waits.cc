@@ -3,6 +3,7 @@
 #include "async_waits.h"
 
 #include <pthread.h>
+#include <shm/error_codes.h>
 #include <shm/range_release.h>
 #include <shm/system_error.h>
 
@@ -76,7 +77,7 @@ void SettleOnJavaScriptThread(Napi::Env env, Napi::Function, Settlement* settlem
     settlement->deferred.Resolve(Napi::String::New(env, name));
   } else if (wait.result.outcome == WaitOutcome::kCancelled) {
     settlement->deferred.Reject(
-        CodedError(env, "ERR_INVALID_STATE", "The array has no memory: its segment was detached or destroyed").Value());
+        CodedError(env, ErrorCode::kInvalidState, "The array has no memory: its segment was detached or destroyed").Value());
   } else {
     Napi::Error error = SystemError(env, wait.result.errnum, "futex_waitv", IndexSubject(env, wait.request.index));
     settlement->deferred.Reject(error.Value());

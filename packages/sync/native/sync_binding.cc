@@ -1,11 +1,13 @@
 // @shm/sync's JavaScript binding: argument marshalling only. The system calls
 // are in futex_syscalls.cc and owner_monitor.cc, asynchronous waits in
-// async_waits.cc, error objects in <shm/system_error.h>. Arguments were
-// validated in TypeScript (src/futex.ts, src/mutex.ts); they are checked
-// again here, cheaply, because this code never trusts its caller.
+// async_waits.cc, error objects in <shm/error_codes.h> and
+// <shm/system_error.h>. Arguments were validated in TypeScript (src/futex.ts,
+// src/mutex.ts); they are checked again here, cheaply, because this code
+// never trusts its caller.
 #include <napi.h>
 #include <shm/arguments.h>
 #include <shm/environment.h>
+#include <shm/error_codes.h>
 #include <shm/system_error.h>
 
 #include <climits>
@@ -55,12 +57,12 @@ struct Cell {
 Cell CellArgument(const Napi::CallbackInfo& info, size_t position) {
   Napi::Env env = info.Env();
   if (!info[position].IsTypedArray()) {
-    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected an Int32Array or a BigInt64Array");
+    throw CodedError(env, ErrorCode::kInvalidArgType, "expected an Int32Array or a BigInt64Array");
   }
   auto array = info[position].As<Napi::TypedArray>();
   napi_typedarray_type type = array.TypedArrayType();
   if (type != napi_int32_array && type != napi_bigint64_array) {
-    throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected an Int32Array or a BigInt64Array");
+    throw CodedError(env, ErrorCode::kInvalidArgType, "expected an Int32Array or a BigInt64Array");
   }
   auto index = static_cast<uint32_t>(IntegerArgument(info, position + 1, 0, UINT32_MAX));
   // napi_get_typedarray_info gives the first element's address for an
@@ -70,11 +72,11 @@ Cell CellArgument(const Napi::CallbackInfo& info, size_t position) {
   napi_value buffer = nullptr;
   size_t byteOffset = 0;
   NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, array, &type, &length, &data, &buffer, &byteOffset), Cell{});
-  if (data == nullptr || index >= length) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "index out of range");
+  if (data == nullptr || index >= length) throw CodedError(env, ErrorCode::kOutOfRange, "index out of range");
   size_t elementBytes = type == napi_int32_array ? 4 : 8;
   uint8_t* element = static_cast<uint8_t*>(data) + index * elementBytes;
   if (reinterpret_cast<uintptr_t>(element) % elementBytes != 0) {
-    throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "misaligned element");
+    throw CodedError(env, ErrorCode::kOutOfRange, "misaligned element");
   }
   return {reinterpret_cast<uint32_t*>(element), type == napi_bigint64_array, index, Napi::Object(env, buffer)};
 }
@@ -83,23 +85,23 @@ Cell CellArgument(const Napi::CallbackInfo& info, size_t position) {
 void AddExpectedWords(const Napi::CallbackInfo& info, size_t position, const Cell& cell, FutexWord* words, int* count) {
   Napi::Env env = info.Env();
   if (!cell.wide) {
-    if (!info[position].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
+    if (!info[position].IsNumber()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a number");
     words[(*count)++] = {cell.word, static_cast<uint32_t>(info[position].As<Napi::Number>().Int32Value())};
     return;
   }
-  if (!info[position].IsBigInt()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a bigint");
+  if (!info[position].IsBigInt()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a bigint");
   bool lossless = false;
   auto value = static_cast<uint64_t>(info[position].As<Napi::BigInt>().Int64Value(&lossless));
-  if (!lossless) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "bigint out of range");
+  if (!lossless) throw CodedError(env, ErrorCode::kOutOfRange, "bigint out of range");
   words[(*count)++] = {cell.word, static_cast<uint32_t>(value)};
   words[(*count)++] = {cell.word + 1, static_cast<uint32_t>(value >> 32)};
 }
 
 int64_t DeadlineArgument(const Napi::CallbackInfo& info, size_t position) {
   Napi::Env env = info.Env();
-  if (!info[position].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
+  if (!info[position].IsNumber()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a number");
   double timeoutMs = info[position].As<Napi::Number>().DoubleValue();
-  if (!(timeoutMs >= 0)) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "timeout out of range");
+  if (!(timeoutMs >= 0)) throw CodedError(env, ErrorCode::kOutOfRange, "timeout out of range");
   return DeadlineAfter(timeoutMs);
 }
 
@@ -114,7 +116,7 @@ int WordsArgument(const Napi::CallbackInfo& info, size_t second, FutexWord* word
   if (info.Length() > second && !info[second].IsUndefined()) {
     Cell other = CellArgument(info, second);
     if (other.wide || first->wide) {
-      throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", "a second cell pairs two Int32Array cells");
+      throw CodedError(info.Env(), ErrorCode::kInvalidArgType, "a second cell pairs two Int32Array cells");
     }
     AddExpectedWords(info, second + 2, other, words, &count);
   }
@@ -159,7 +161,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   request.index = cell.index;
   auto deferred = Napi::Promise::Deferred::New(env);
   if (!StateOf(env).asyncWaits.Start(env, deferred, cell.buffer, request)) {
-    deferred.Reject(CodedError(env, "ERR_SHM_TOO_MANY_WAITS",
+    deferred.Reject(CodedError(env, ErrorCode::kShmTooManyWaits,
                                "too many pending waitAsync calls in this process (at most " +
                                    std::to_string(kMaxAsyncWaits) + ")")
                         .Value());
@@ -171,9 +173,9 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
 Napi::Value Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Cell cell = CellArgument(info, 0);
-  if (!info[2].IsNumber()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a number");
+  if (!info[2].IsNumber()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a number");
   double count = info[2].As<Napi::Number>().DoubleValue();
-  if (!(count >= 0)) throw CodedError<Napi::RangeError>(env, "ERR_OUT_OF_RANGE", "count out of range");
+  if (!(count >= 0)) throw CodedError(env, ErrorCode::kOutOfRange, "count out of range");
   // FUTEX_WAKE wakes one waiter even when asked for none.
   if (count < 1) return Napi::Number::New(env, 0);
   int wake = count >= INT_MAX ? INT_MAX : static_cast<int>(count);
@@ -204,7 +206,7 @@ Napi::Value OwnerToken(const Napi::CallbackInfo& info) {
 // ownerState(token): 'alive' | 'dead' | 'unknown' (see owner_monitor.h)
 Napi::Value OwnerStateValue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsBigInt()) throw CodedError<Napi::TypeError>(env, "ERR_INVALID_ARG_TYPE", "expected a bigint");
+  if (!info[0].IsBigInt()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a bigint");
   bool lossless = false;
   auto token = static_cast<uint64_t>(info[0].As<Napi::BigInt>().Int64Value(&lossless));
   switch (ProbeOwner(token)) {

@@ -1,6 +1,7 @@
 // The System V backend's JavaScript binding: argument marshalling only. The
 // system calls are in sysv_syscalls.cc, mapping ownership in
-// <shm/mapping_registry.h>, error objects in <shm/system_error.h>.
+// <shm/mapping_registry.h>, error objects in <shm/error_codes.h> and
+// <shm/system_error.h>.
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>

@@ -5,7 +5,7 @@
 
 #include <napi.h>
 
-#include "system_error.h"
+#include "error_codes.h"
 
 #include <cmath>
 #include <cstddef>
@@ -22,18 +22,18 @@ inline std::string ArgumentLabel(size_t index) { return "argument " + std::to_st
 // An integer in [min, max].
 inline double IntegerArgument(const Napi::CallbackInfo& info, size_t index, double min, double max) {
   if (!info[index].IsNumber()) {
-    throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a number");
+    throw CodedError(info.Env(), ErrorCode::kInvalidArgType, ArgumentLabel(index) + " must be a number");
   }
   double value = info[index].As<Napi::Number>().DoubleValue();
   if (!(value >= min && value <= max && std::floor(value) == value)) {
-    throw CodedError<Napi::RangeError>(info.Env(), "ERR_OUT_OF_RANGE", ArgumentLabel(index) + " is out of range");
+    throw CodedError(info.Env(), ErrorCode::kOutOfRange, ArgumentLabel(index) + " is out of range");
   }
   return value;
 }
 
 inline bool BooleanArgument(const Napi::CallbackInfo& info, size_t index) {
   if (!info[index].IsBoolean()) {
-    throw CodedError<Napi::TypeError>(info.Env(), "ERR_INVALID_ARG_TYPE", ArgumentLabel(index) + " must be a boolean");
+    throw CodedError(info.Env(), ErrorCode::kInvalidArgType, ArgumentLabel(index) + " must be a boolean");
   }
   return info[index].As<Napi::Boolean>().Value();
 }

@@ -66,7 +66,7 @@
 #include "environment.h"
 #include "fault_guard.h"
 #include "range_release.h"
-#include "system_error.h"
+#include "error_codes.h"
 
 namespace shm {
 
@@ -122,12 +122,12 @@ struct Mapping {
 
 // ERR_SHM_NO_MEMORY: the process could not allocate a few bytes of bookkeeping.
 inline Napi::Error NoMemoryError(Napi::Env env) {
-  return CodedError(env, "ERR_SHM_NO_MEMORY", "out of memory for the bookkeeping of a shm mapping");
+  return CodedError(env, ErrorCode::kShmNoMemory, "out of memory for the bookkeeping of a shm mapping");
 }
 
 // ERR_SHM_MAPPING_LIMIT: the fault guard's table is full.
 inline Napi::Error MappingLimitError(Napi::Env env) {
-  return CodedError(env, "ERR_SHM_MAPPING_LIMIT",
+  return CodedError(env, ErrorCode::kShmMappingLimit,
                     "too many guarded shm mappings in this process (at most " + std::to_string(fault::kSlots) + ")");
 }
 
@@ -175,7 +175,7 @@ inline void CheckMappingBudget(Napi::Env env) {
     nextMappingsCheck.store(changes + room / 2, std::memory_order_relaxed);
     return;
   }
-  throw CodedError(env, "ERR_SHM_MAPPING_LIMIT",
+  throw CodedError(env, ErrorCode::kShmMappingLimit,
                    "this process holds " + std::to_string(live) + " shm mappings, the most vm.max_map_count allows " +
                        "while leaving room for the rest of the process; detach some, or let the event loop turn " +
                        "so that dropped ones are released");
@@ -184,7 +184,7 @@ inline void CheckMappingBudget(Napi::Env env) {
 // ERR_SHM_TRUNCATED: the fault guard replaced pages of the segment's mappings.
 inline Napi::Error LostPagesError(Napi::Env env, const std::string& segment) {
   Napi::Error error = CodedError(
-      env, "ERR_SHM_TRUNCATED",
+      env, ErrorCode::kShmTruncated,
       "shm object '" + segment + "' lost pages while mapped here: another process truncated it, or /dev/shm had no " +
           "room for a page; reads past what remained saw zeros and writes there reached no one");
   error.Set("path", Napi::String::New(env, segment));

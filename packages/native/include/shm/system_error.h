@@ -61,15 +61,6 @@ inline ErrorSubject IndexSubject(Napi::Env env, uint32_t index) {
   return {"index " + std::to_string(index), Napi::Number::New(env, index), "index"};
 }
 
-// The one way the shm backends build an ERR_SHM_* (or Node ERR_*) error:
-// `message` with `code`, of the class asked for (Error, TypeError, RangeError).
-template <typename ErrorType = Napi::Error>
-ErrorType CodedError(Napi::Env env, const char* code, const std::string& message) {
-  ErrorType error = ErrorType::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  return error;
-}
-
 inline Napi::Error SystemError(Napi::Env env, int errnum, const char* syscall,
                                const ErrorSubject& subject) {
   ErrnoName name = DescribeErrno(errnum);
