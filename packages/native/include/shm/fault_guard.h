@@ -60,7 +60,7 @@ namespace {  // internal linkage: see above
 
 enum class Kind : uint32_t { kFile = 1, kReadonly = 2 };
 
-// More than the mapping budget lets a process hold (see mapping_registry.h).
+// More than the mapping budget lets a process hold (see mapping_budget.h).
 constexpr int kSlots = 1 << 16;
 
 namespace detail {

@@ -1,8 +1,8 @@
 // Telling other addons of the process that a mapping's range no longer holds
 // its segment.
 //
-// Contract: the mapping registry (<shm/mapping_registry.h>) announces a range
-// right before its shared pages go (a detach swaps them for a placeholder, or
+// Contract: a mapping record (<shm/mapping.h>) announces its range right
+// before its shared pages go (a detach swaps them for a placeholder, or
 // the range is unmapped). Every watcher is called on the announcing thread,
 // before the pages go, and must not block: @shm/sync uses it to end the
 // waitAsync calls whose futex word lies in the range, which would otherwise
