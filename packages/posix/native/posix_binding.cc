@@ -5,8 +5,10 @@
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
+#include <shm/addon_exports.h>
 #include <shm/arguments.h>
 #include <shm/created_ledger.h>
+#include <shm/created_ledger_exports.h>
 #include <shm/error_codes.h>
 #include <shm/mapping_registry.h>
 #include <shm/populate.h>
@@ -17,7 +19,6 @@
 
 #include <climits>
 #include <string>
-#include <vector>
 
 #include "posix_syscalls.h"
 
@@ -218,29 +219,21 @@ Napi::Value Unlink(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// createdNames(): the objects this process created (any thread) and has not destroyed
-Napi::Value CreatedNames(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<CreatedLedger::Entry> entries = Created().Snapshot();
-  Napi::Array names = Napi::Array::New(env, entries.size());
-  for (size_t i = 0; i < entries.size(); i++) names.Set(static_cast<uint32_t>(i), entries[i].segment);
-  return names;
-}
-
-// createdBytes(): bytes of the objects this thread created and has not destroyed
-Napi::Value CreatedBytes(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Napi::Number::New(env, static_cast<double>(Created().BytesOf(MappingRegistry::Of(env).Serial())));
-}
+// An entry of createdNames(): the object's name.
+Napi::Value NameOf(Napi::Env env, const CreatedLedger::Entry& entry) { return Napi::String::New(env, entry.segment); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   MappingRegistry::Install(env, exports);
-  exports.Set("open", Napi::Function::New(env, Open, "open"));
-  exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
-  exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
-  exports.Set("createdNames", Napi::Function::New(env, CreatedNames, "createdNames"));
-  exports.Set("createdBytes", Napi::Function::New(env, CreatedBytes, "createdBytes"));
-  exports.Set("reportLostPages", Napi::Function::New(env, ReportLostPages, "reportLostPages"));
+  ExportFunctions(env, exports, {
+      {"open", Open},
+      {"unmap", Unmap},
+      {"unlink", Unlink},
+      // the objects this process created (any thread) and has not destroyed
+      {"createdNames", CreatedEntries<Created, NameOf>},
+      // bytes of the objects this thread created and has not destroyed
+      {"createdBytes", CreatedBytesOfThread<Created>},
+      {"reportLostPages", ReportLostPages},
+  });
   exports.Set("prefixBytes", Napi::Number::New(env, static_cast<double>(kPrefixBytes)));
   return exports;
 }
@@ -248,9 +241,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace shm::posix
 
-// NODE_API_MODULE wants a plain identifier.
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  return shm::posix::Init(env, exports);
-}
-
-NODE_API_MODULE(shm_posix, InitModule)
+SHM_ADDON_MODULE(shm_posix, shm::posix::Init)

@@ -5,6 +5,7 @@
 // src/mutex.ts); they are checked again here, cheaply, because this code
 // never trusts its caller.
 #include <napi.h>
+#include <shm/addon_exports.h>
 #include <shm/arguments.h>
 #include <shm/environment.h>
 #include <shm/error_codes.h>
@@ -228,12 +229,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(state);
   // The slot's lock goes with the thread; the file stays for the next one.
   env.AddCleanupHook([state]() { ReleaseOwnerSlot(state->owner); });
-  exports.Set("wait", Napi::Function::New(env, Wait, "wait"));
-  exports.Set("waitAsync", Napi::Function::New(env, WaitAsync, "waitAsync"));
-  exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
-  exports.Set("ownerToken", Napi::Function::New(env, OwnerToken, "ownerToken"));
-  exports.Set("ownerState", Napi::Function::New(env, OwnerStateValue, "ownerState"));
-  exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
+  ExportFunctions(env, exports, {
+      {"wait", Wait},
+      {"waitAsync", WaitAsync},
+      {"notify", Notify},
+      {"ownerToken", OwnerToken},
+      {"ownerState", OwnerStateValue},
+      {"configure", Configure},
+  });
   exports.Set("maxAsyncWaits", Napi::Number::New(env, kMaxAsyncWaits));
   return exports;
 }
@@ -241,9 +244,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace shm::sync
 
-// NODE_API_MODULE wants a plain identifier.
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  return shm::sync::Init(env, exports);
-}
-
-NODE_API_MODULE(shm_sync, InitModule)
+SHM_ADDON_MODULE(shm_sync, shm::sync::Init)

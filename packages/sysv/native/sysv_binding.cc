@@ -5,15 +5,16 @@
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>
+#include <shm/addon_exports.h>
 #include <shm/arguments.h>
 #include <shm/created_ledger.h>
+#include <shm/created_ledger_exports.h>
 #include <shm/mapping_registry.h>
 #include <shm/system_error.h>
 
 #include <sys/shm.h>
 
 #include <string>
-#include <vector>
 
 #include "sysv_syscalls.h"
 
@@ -132,44 +133,30 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// createdSegments(): [key, shmid] of each segment this process created (any
-// thread) and has not removed
-Napi::Value CreatedSegments(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<CreatedLedger::Entry> entries = Created().Snapshot();
-  Napi::Array segments = Napi::Array::New(env, entries.size());
-  for (size_t i = 0; i < entries.size(); i++) {
-    Napi::Array segment = Napi::Array::New(env, 2);
-    segment.Set(0u, Napi::Number::New(env, std::stod(entries[i].segment)));
-    segment.Set(1u, Napi::Number::New(env, static_cast<double>(entries[i].id)));
-    segments.Set(static_cast<uint32_t>(i), segment);
-  }
-  return segments;
-}
-
-// createdBytes(): bytes of the segments this thread created and has not removed
-Napi::Value CreatedBytes(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Napi::Number::New(env, static_cast<double>(Created().BytesOf(MappingRegistry::Of(env).Serial())));
+// An entry of createdSegments(): [key, shmid].
+Napi::Value KeyAndIdOf(Napi::Env env, const CreatedLedger::Entry& entry) {
+  Napi::Array segment = Napi::Array::New(env, 2);
+  segment.Set(0u, Napi::Number::New(env, std::stod(entry.segment)));
+  segment.Set(1u, Napi::Number::New(env, static_cast<double>(entry.id)));
+  return segment;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   MappingRegistry::Install(env, exports);
-  exports.Set("open", Napi::Function::New(env, Open, "open"));
-  exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
-  exports.Set("attachCount", Napi::Function::New(env, AttachCount, "attachCount"));
-  exports.Set("remove", Napi::Function::New(env, Remove, "remove"));
-  exports.Set("createdSegments", Napi::Function::New(env, CreatedSegments, "createdSegments"));
-  exports.Set("createdBytes", Napi::Function::New(env, CreatedBytes, "createdBytes"));
+  ExportFunctions(env, exports, {
+      {"open", Open},
+      {"unmap", Unmap},
+      {"attachCount", AttachCount},
+      {"remove", Remove},
+      // the segments this process created (any thread) and has not removed
+      {"createdSegments", CreatedEntries<Created, KeyAndIdOf>},
+      // bytes of the segments this thread created and has not removed
+      {"createdBytes", CreatedBytesOfThread<Created>},
+  });
   return exports;
 }
 
 }  // namespace
 }  // namespace shm::sysv
 
-// NODE_API_MODULE wants a plain identifier.
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  return shm::sysv::Init(env, exports);
-}
-
-NODE_API_MODULE(shm_sysv, InitModule)
+SHM_ADDON_MODULE(shm_sysv, shm::sysv::Init)
