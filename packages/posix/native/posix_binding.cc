@@ -2,6 +2,17 @@
 // system calls are in posix_syscalls.cc, mapping ownership in
 // <shm/mapping_registry.h>, error objects in <shm/error_codes.h> and
 // <shm/system_error.h>.
+// Follows shm_open(3) (what makes a valid name), Node-API's strings
+// (napi_get_value_string_utf16) and, through the registry, its external
+// ArrayBuffers.
+//
+// Who owns each mapping: OpenObject's mapping is this binding's only until
+// it hands it to the thread's MappingRegistry (Adopt), at once; the one step
+// before that which can fail (noting a create in the ledger) unmaps it here,
+// and Adopt unmaps it itself when it fails. A create that then cannot publish
+// its name or populate its pages detaches the mapping it just adopted
+// (DetachNewest), through the registry.
+//
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>

@@ -1,7 +1,12 @@
 // POSIX shared memory objects: the system calls.
-// See shm_open(3), shm_unlink(3), open(2) (O_TMPFILE, O_NONBLOCK), linkat(2),
-// fstatat(2), ftruncate(2), posix_fallocate(3), fchmod(2), pread(2),
-// pwrite(2), mmap(2), munmap(2), proc(5) (/proc/self/status: Umask).
+// Follows shm_open(3), shm_unlink(3), open(2) (O_TMPFILE, O_NONBLOCK),
+// linkat(2), fstatat(2), ftruncate(2), posix_fallocate(3), fchmod(2),
+// pread(2), pwrite(2), mmap(2), munmap(2), proc(5) (/proc/self/status: Umask).
+//
+// Who owns each mapping: one made here (mmap in Fill or Attach) is handed to
+// the caller with a kMapped result, and the binding gives it to its
+// MappingRegistry at once; every failure after the mmap unmaps it here
+// before returning (AbandonCreate, Attach's populate and layout checks).
 //
 // An object is made complete before it has a name: create opens an unnamed
 // file in /dev/shm (O_TMPFILE), sizes it, reserves its pages, writes the

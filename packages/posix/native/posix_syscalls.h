@@ -2,6 +2,11 @@
 // Follows shm_open(3), shm_unlink(3), open(2), linkat(2), fstatat(2),
 // ftruncate(2), posix_fallocate(3), fstat(2), fchmod(2), mmap(2),
 // madvise(2) and munmap(2).
+//
+// Who owns what OpenObject returns: a kMapped result's mapping is the
+// caller's, to adopt into its registry or unmap; its pendingFd (an unnamed
+// create) is the caller's to publish (PublishObject) and then close
+// (CloseUnpublished). Any other outcome leaves nothing mapped or open.
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,8 @@
 // waitAsync's threads; see async_waits.h for the contract.
-// Follows pthread_create(3) and futex(2) through futex_syscalls.h.
+// Follows pthread_create(3), pthread_attr_setstacksize(3), futex(2) through
+// futex_syscalls.h, and Node-API's thread-safe functions
+// (napi_call_threadsafe_function). Maps nothing: a wait's words stay in the
+// mapping its ArrayBuffer keeps alive.
 #include "async_waits.h"
 
 #include <pthread.h>

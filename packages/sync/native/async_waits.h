@@ -1,5 +1,7 @@
 // waitAsync: each pending wait blocks one thread of its own in the kernel,
 // never a thread of libuv's pool (which fs, dns and zlib need).
+// Follows pthread_create(3), futex(2) and Node-API's thread-safe functions
+// (napi_create_threadsafe_function) and napi_add_env_cleanup_hook.
 //
 // Contract:
 //  - At most kMaxAsyncWaits waits are pending at once in a process (over all

@@ -1,6 +1,7 @@
 // Futexes on shared memory: the system calls.
-// See futex(2) (FUTEX_WAIT_BITSET, FUTEX_WAKE), futex_waitv(2) and
-// clock_gettime(2).
+// Follows futex(2) (FUTEX_WAIT_BITSET, FUTEX_WAKE), futex_waitv(2),
+// syscall(2) and clock_gettime(2). Maps nothing: the words live in memory
+// the caller keeps mapped for the call.
 #include "futex_syscalls.h"
 
 #include <linux/futex.h>

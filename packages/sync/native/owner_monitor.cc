@@ -1,4 +1,7 @@
 // Mutex holders' slot files and their locks; see owner_monitor.h.
+// Follows fcntl(2) (F_OFD_SETLK, F_OFD_GETLK), open(2), openat(2), mkdir(2),
+// fstat(2), pread(2), pwrite(2) and close(2). Maps nothing: slot files are
+// read and written through their descriptors.
 #include "owner_monitor.h"
 
 #include <fcntl.h>

@@ -4,6 +4,14 @@
 // <shm/system_error.h>. Arguments were validated in TypeScript (src/futex.ts,
 // src/mutex.ts); they are checked again here, cheaply, because this code
 // never trusts its caller.
+// Follows futex(2) through futex_syscalls.h, and Node-API's typed arrays
+// (napi_get_typedarray_info), BigInts, promises and instance data
+// (napi_set_instance_data, napi_add_env_cleanup_hook).
+//
+// Nothing here maps or unmaps memory: the futex words live in mappings that
+// the posix and sysv registries own (or in a SharedArrayBuffer V8 owns); a
+// pending waitAsync holds the words' ArrayBuffer until it settles
+// (async_waits.h).
 #include <napi.h>
 #include <shm/addon_exports.h>
 #include <shm/arguments.h>

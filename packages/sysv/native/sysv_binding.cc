@@ -2,6 +2,15 @@
 // system calls are in sysv_syscalls.cc, mapping ownership in
 // <shm/mapping_registry.h>, error objects in <shm/error_codes.h> and
 // <shm/system_error.h>.
+// Follows shmdt(2) and shmctl(2) (IPC_RMID) for what a failed open leaves,
+// and Node-API's external ArrayBuffers through the registry.
+//
+// Who owns each attachment: OpenSegment's attachment is this binding's only
+// until it hands it to the thread's MappingRegistry (Adopt); a failure
+// before that (noting a create in the ledger) detaches it here (shmdt), and
+// Adopt detaches it itself when it fails. A segment this call created is
+// removed again when its open fails: no caller ever saw it.
+//
 // Arguments were validated in TypeScript (src/index.ts); they are checked
 // again here, cheaply, because this code never trusts its caller.
 #include <napi.h>

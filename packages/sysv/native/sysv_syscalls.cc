@@ -1,6 +1,11 @@
 // System V shared memory segments: the system calls.
-// See shmget(2), shmat(2), shmdt(2), shmctl(2), madvise(2). Each failure captures errno
-// at once, before any cleanup call can overwrite it.
+// Follows shmget(2), shmat(2), shmdt(2), shmctl(2), madvise(2). Each failure
+// captures errno at once, before any cleanup call can overwrite it.
+//
+// Who owns each attachment: one made here (shmat) is handed to the caller
+// with a kMapped result, and the binding gives it to its MappingRegistry; a
+// failure after the shmat (populate) detaches it here, and removes a segment
+// this call created, before returning.
 //
 // A key names whichever segment holds it now: once a segment is removed,
 // another process may create a new one under the same key. So everything

@@ -1,5 +1,9 @@
 // System V shared memory segments: the system calls, and nothing of JavaScript.
 // Follows shmget(2), shmat(2), shmdt(2), shmctl(2) and madvise(2).
+//
+// Who owns what OpenSegment returns: a kMapped result's attachment is the
+// caller's, to adopt into its registry or detach (shmdt). Any other outcome
+// leaves nothing attached.
 #pragma once
 
 #include <sys/types.h>

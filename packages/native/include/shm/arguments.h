@@ -1,6 +1,9 @@
 // Argument re-checks for the shm bindings. TypeScript validated the
 // arguments with exact messages; these checks are the cheap second line, so
 // that a wrong call from JavaScript throws instead of reaching a system call.
+// Follows Node-API's napi_typeof, napi_get_value_double and
+// napi_get_value_bool, through node-addon-api; the errors are built from
+// <shm/error_codes.h>. Nothing here maps or unmaps memory.
 #pragma once
 
 #include <napi.h>

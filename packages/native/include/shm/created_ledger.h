@@ -1,4 +1,7 @@
 // The segments this process created and has not destroyed, over every thread.
+// Follows shm_open(3) and shmget(2) (a create: O_CREAT | O_EXCL, IPC_CREAT |
+// IPC_EXCL) and shm_unlink(3) and shmctl(2) IPC_RMID (what destroys it);
+// std::mutex guards it across threads.
 //
 // Contract: a backend notes a segment here right after its create succeeded,
 // and forgets it once the segment is gone (removed by this process, or found

@@ -1,4 +1,6 @@
 // What a native call can learn of its JavaScript environment's state.
+// Follows Node-API's napi_call_function (what it answers while an
+// environment stops). Nothing here maps or unmaps memory.
 #pragma once
 
 #include <node_api.h>

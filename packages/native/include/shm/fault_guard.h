@@ -42,6 +42,13 @@
 // is mapped and unregistered before its address can be given back (before the
 // placeholder replaces it, or before munmap), so the handler never acts on a
 // range that another mapping has taken over.
+//
+// Who owns the memory: every guarded range belongs to its mapping record
+// (<shm/mapping.h>), which releases it. The handler only replaces pages
+// inside a registered range (zero pages, or the private copy that mremap
+// moves over the whole attachment), and what it puts there becomes part of
+// the range, released with it. The one mapping it makes elsewhere, the
+// copy's first place, is moved into the range or unmapped before it returns.
 #pragma once
 
 #include <signal.h>

@@ -1,5 +1,7 @@
 // Pre-faulting a mapping, for the `populate` option of both backends.
 // Follows madvise(2): MADV_POPULATE_READ (Linux 5.14).
+// It maps nothing of its own: it fills in the pages of a mapping its caller
+// owns (and unmaps, if the populate fails).
 #pragma once
 
 #include <sys/mman.h>

@@ -1,5 +1,9 @@
 // Telling other addons of the process that a mapping's range no longer holds
 // its segment.
+// Follows dlopen(3) (Node loads every addon RTLD_LOCAL) and GCC's unique
+// symbols for inline variables. Nothing here maps or unmaps memory: the
+// watchers run right before a mapping record (<shm/mapping.h>), which owns
+// the range, replaces or unmaps it.
 //
 // Contract: a mapping record (<shm/mapping.h>) announces its range right
 // before its shared pages go (a detach swaps them for a placeholder, or

@@ -2,6 +2,9 @@
 // like the ones Node's fs module throws (see node/src/api/exceptions.cc,
 // UVException), so callers branch on err.code and util.getSystemErrorName
 // works on err.errno.
+// Follows errno(3) and strerror(3), libuv's error names (uv_err_name,
+// uv_strerror) and Node-API's napi_create_error. Nothing here maps or unmaps
+// memory.
 //
 //   message  "EACCES: permission denied, shm_open '/frames'"
 //   code     "EACCES"
