@@ -36,7 +36,7 @@ const viewConstructors: Readonly<Record<TypeKey, ViewConstructor>> = {
  *    process. So buffers are not marked there.
  * ArrayBuffer.prototype.transfer() (Node 21+) moves the memory within the
  * thread whatever the marking; the native registry keeps the address reserved
- * for such a moved buffer (see mapping_registry.h in @shm/native).
+ * for such a moved buffer (see moved_mappings.h in @shm/native).
  */
 export const MARK_UNTRANSFERABLE: boolean = Number(process.versions.node.split('.')[0]) < 22;
 
