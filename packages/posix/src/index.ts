@@ -137,17 +137,6 @@ export function destroyCreated(): number {
   return destroyEach(createdNames(), destroy);
 }
 
-/**
- * destroy(key) (`detach(key, true) === 0`), getTotalSize (bytes this thread
- * has mapped now), getTotalCreatedSize (bytes of what this thread created and
- * has not destroyed), this module as a ShmBackend, and cleanupOnSignals: the
- * same for every backend (see backendSurface in @shm/types).
- */
-export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } = backendSurface<string, PosixOptions>({
-  create,
-  get,
-  detach,
-  detachAll,
-  destroyCreated,
-  bytes: binding,
-});
+/** The rest of the flat API, made alike for every backend by backendSurface (@shm/types). */
+export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } =
+  backendSurface<string, PosixOptions>({ create, get, detach, detachAll, destroyCreated, bytes: binding });

@@ -63,7 +63,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   request.readonly = BooleanArgument(info, 4);
   request.populate = BooleanArgument(info, 5);
   if (request.create && request.bytes == 0) {
-    throw Napi::RangeError::New(env, "a new shm segment needs at least one byte");
+    throw CodedError(env, ErrorCode::kOutOfRange, "a new shm segment needs at least one byte");
   }
 
   CheckMappingBudget(env);

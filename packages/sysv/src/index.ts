@@ -152,17 +152,6 @@ export function destroyCreated(): number {
   });
 }
 
-/**
- * destroy(key) (`detach(key, true) === 0`), getTotalSize (bytes this thread
- * has mapped now), getTotalCreatedSize (bytes of what this thread created and
- * has not destroyed), this module as a ShmBackend, and cleanupOnSignals: the
- * same for every backend (see backendSurface in @shm/types).
- */
-export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } = backendSurface<number, SysvOptions>({
-  create,
-  get,
-  detach,
-  detachAll,
-  destroyCreated,
-  bytes: binding,
-});
+/** The rest of the flat API, made alike for every backend by backendSurface (@shm/types). */
+export const { destroy, getTotalSize, getTotalCreatedSize, backend, cleanupOnSignals } =
+  backendSurface<number, SysvOptions>({ create, get, detach, detachAll, destroyCreated, bytes: binding });
