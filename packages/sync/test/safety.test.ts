@@ -420,3 +420,20 @@ describe('Mutex: only proof of death takes a lock over', () => {
     }
   });
 });
+
+describe('without futex_waitv (Linux before 5.16, or a seccomp profile older than it)', () => {
+  test('a 64-bit cell whose high half differs is not-equal, and a change of the high half wakes its wait', () => {
+    const name = scratch.name();
+    const output = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'fallback-waits.js'), name], {
+      env: { ...process.env, SHM_SYNC_NO_FUTEX_WAITV: '1' },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(JSON.parse(output)).toEqual({
+      highHalfDiffers: 'not-equal',
+      equalTimesOut: 'timed-out',
+      asyncHighHalfDiffers: 'not-equal',
+      highHalfChanged: 'ok',
+    });
+  });
+});
