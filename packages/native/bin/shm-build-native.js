@@ -1,20 +1,62 @@
 #!/usr/bin/env node
 'use strict';
-// Builds the native addon of the package in the current directory with
-// node-gyp, against the headers of the running Node.js when they are
-// installed beside it (no download needed), else node-gyp's default.
-//   shm-build-native           build when the addon is missing or older than
-//                              its sources (native/, binding.gyp, @shm/native)
-//   shm-build-native --force   always rebuild
-// So an install builds each addon once and the workspace build that follows
-// finds it current. node-gyp's and the compiler's output is shown only when
-// the build fails.
+// The install script of @shm/posix, @shm/sysv and @shm/sync, run in the
+// package's directory:
+//   shm-build-native           nothing when a prebuilt binary fits and loads;
+//                              else build when the addon is missing or older
+//                              than its sources (native/, binding.gyp,
+//                              @shm/native)
+//   shm-build-native --force   always build from source (so does
+//                              npm_config_build_from_source=true)
+// A published package carries prebuilds/linux-{x64,arm64}/ (glibc): there an
+// install prints nothing. Where none fits (musl, another architecture, an
+// older glibc) it says so in one line and builds from source; when a tool
+// the build needs is missing it says which, in one line, instead of a gyp
+// stack. A workspace checkout has no prebuilds/ and builds quietly. The build
+// uses the headers of the running Node.js when they are installed beside it
+// (nothing downloaded), else node-gyp's default; npm_config_nodedir wins.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const packageRoot = process.cwd();
+const packageName = readPackageName();
 const releaseDir = path.join(packageRoot, 'build', 'Release');
+const prebuildsDir = path.join(packageRoot, 'prebuilds');
+const fromSource = process.argv.includes('--force') || process.env.npm_config_build_from_source === 'true';
+
+function readPackageName() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).name;
+  } catch {
+    return path.basename(packageRoot);
+  }
+}
+
+function say(line) {
+  console.error(`${packageName}: ${line}`);
+}
+
+/**
+ * Whether a prebuilt binary fits this machine and loads here; when one fits
+ * but does not load (a glibc older than the one it was built against), why.
+ */
+function prebuiltBinary() {
+  let file;
+  try {
+    process.env.PREBUILDS_ONLY = '1'; // node-gyp-build reads it once it loads: look past build/
+    file = require('node-gyp-build').path(packageRoot);
+  } catch {
+    return { fits: false };
+  }
+  if (!file.startsWith(prebuildsDir + path.sep)) return { fits: false };
+  try {
+    require(file);
+    return { fits: true, loads: true };
+  } catch (error) {
+    return { fits: true, loads: false, reason: String(error.message).split('\n')[0] };
+  }
+}
 
 /** Newest modification time of the files under `dir` (0 when it does not exist). */
 function newestUnder(dir) {
@@ -49,8 +91,23 @@ function sourcesTime() {
   );
 }
 
-const built = builtAddonTime();
-if (!process.argv.includes('--force') && built > 0 && built >= sourcesTime()) process.exit(0);
+/** Whether `command` runs (`--version` exits 0): a CXX that names a failing program counts as missing. */
+function runs(command) {
+  const [program, ...args] = command.trim().split(/\s+/);
+  const result = spawnSync(program, [...args, '--version'], { stdio: 'ignore' });
+  return result.status === 0;
+}
+
+/** What a source build needs and this machine lacks, as node-gyp looks for it. */
+function missingTools() {
+  const missing = [];
+  const python = process.env.npm_config_python || process.env.PYTHON || 'python3';
+  if (!runs(python)) missing.push(`python (${python})`);
+  if (!runs(process.env.MAKE || 'make')) missing.push('make');
+  const compilers = process.env.CXX ? [process.env.CXX] : ['c++', 'g++', 'clang++'];
+  if (!compilers.some(runs)) missing.push(`a C++17 compiler (${process.env.CXX ? `CXX=${process.env.CXX}` : 'c++, g++ or clang++'})`);
+  return missing;
+}
 
 function localNodeDir() {
   const prefix = path.dirname(path.dirname(process.execPath));
@@ -65,16 +122,37 @@ function nodeGypCommand() {
   }
 }
 
+const target = `${process.platform}-${process.arch}`;
+const built = builtAddonTime();
+if (!fromSource && built === 0 && fs.existsSync(prebuildsDir)) {
+  // An installed package: no build of its own, prebuilt binaries beside it.
+  const prebuilt = prebuiltBinary();
+  if (prebuilt.loads) process.exit(0);
+  say(
+    prebuilt.fits
+      ? `the prebuilt binary for ${target} does not load here (${prebuilt.reason}); building from source`
+      : `no prebuilt binary for ${target} (prebuilt: linux-x64 and linux-arm64, glibc); building from source`,
+  );
+} else if (!fromSource && built > 0 && built >= sourcesTime()) {
+  process.exit(0); // a source build that is current: a checkout, or a package built here before
+}
+
+const missing = missingTools();
+if (missing.length > 0) {
+  say(`cannot build the addon from source: missing ${missing.join(', ')}`);
+  process.exit(1);
+}
+
 const nodeDir = process.env.npm_config_nodedir || localNodeDir();
 const [command, ...prefix] = nodeGypCommand();
 const args = [...prefix, 'rebuild', ...(nodeDir ? [`--nodedir=${nodeDir}`] : [])];
 const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 if (result.error) {
-  console.error(`shm-build-native: could not run ${command}: ${result.error.message}`);
+  say(`could not run ${command}: ${result.error.message}`);
   process.exit(1);
 }
 if (result.status !== 0) {
   process.stderr.write(result.stdout + result.stderr);
-  console.error(`shm-build-native: building the addon of ${path.basename(packageRoot)} failed (node-gyp exit ${result.status})`);
+  say(`building the addon failed (node-gyp exit ${result.status}); the compiler's output is above`);
 }
 process.exit(result.status ?? 1);

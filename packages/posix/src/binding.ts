@@ -1,5 +1,5 @@
-import { loadNativeAddon } from '@shm/types';
+import { loadAddon } from '@shm/native';
 import type { PosixBinding } from './native';
 
 /** The native addon, loaded once per thread. */
-export const binding: PosixBinding = loadNativeAddon<PosixBinding>(__dirname, 'shm_posix');
+export const binding: PosixBinding = loadAddon<PosixBinding>(__dirname, 'shm_posix');

@@ -1,9 +1,9 @@
 import { isMainThread } from 'node:worker_threads';
-import { loadNativeAddon } from '@shm/types';
+import { loadAddon } from '@shm/native';
 import type { SyncBinding } from './native';
 
 /** The native addon, loaded once per thread. */
-export const binding: SyncBinding = loadNativeAddon<SyncBinding>(__dirname, 'shm_sync');
+export const binding: SyncBinding = loadAddon<SyncBinding>(__dirname, 'shm_sync');
 
 // A worker can be terminated while it waits (worker.terminate(), the main
 // thread's process.exit()): its blocking waits look for that, as Atomics.wait

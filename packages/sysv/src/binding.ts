@@ -1,5 +1,5 @@
-import { loadNativeAddon } from '@shm/types';
+import { loadAddon } from '@shm/native';
 import type { SysvBinding } from './native';
 
 /** The native addon, loaded once per thread. */
-export const binding: SysvBinding = loadNativeAddon<SysvBinding>(__dirname, 'shm_sysv');
+export const binding: SysvBinding = loadAddon<SysvBinding>(__dirname, 'shm_sysv');

@@ -9,7 +9,6 @@
  *  - views.ts       the array views over a mapping's ArrayBuffer
  *  - cleanup.ts     cleanup steps that all run, and the process-wide signal cleanup
  *  - backend.ts     what each backend module exports beside its own calls
- *  - loader.ts      finding a package's native addon
  */
 export * from './types';
 export * from './errors';
@@ -17,4 +16,3 @@ export * from './validation';
 export * from './views';
 export * from './cleanup';
 export * from './backend';
-export * from './loader';

@@ -1,14 +1,10 @@
-/** The shared rules both backends apply: type tables, argument checks, views, the ledger, the loader. */
-import * as os from 'node:os';
-import * as path from 'node:path';
-import * as fs from 'node:fs';
+/** The shared rules both backends apply: type tables, argument checks, views, cleanup. */
 import {
   BufferType,
   ElementSize,
   LengthMax,
   TypeKey,
   byteLengthOf,
-  loadNativeAddon,
   MARK_UNTRANSFERABLE,
   makeView,
   parsePermissions,
@@ -158,28 +154,4 @@ test('installSignalCleanup keeps one listener per signal, however many installs,
   expect(process.listenerCount('SIGHUP')).toBe(before + 1); // second is still installed
   undo[2]();
   expect(process.listenerCount('SIGHUP')).toBe(before);
-});
-
-test('loadNativeAddon names every path it tried and why each failed', () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), `shm-test-loader-${process.pid}-`));
-  try {
-    fs.mkdirSync(path.join(root, 'build', 'Debug'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'build', 'Debug', 'missing.node'), 'not an ELF file');
-    let error: any;
-    try {
-      loadNativeAddon(path.join(root, 'dist'), 'missing'); // as a module in the package's dist/ asks
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error.code).toBe('ERR_SHM_ADDON_NOT_FOUND');
-    expect(error.tried).toEqual([
-      path.join(root, 'build', 'Release', 'missing.node'),
-      path.join(root, 'build', 'Debug', 'missing.node'),
-    ]);
-    expect(error.message).toContain(`${path.join(root, 'build', 'Release', 'missing.node')}: Cannot find module`);
-    expect(error.message).toContain(`${path.join(root, 'build', 'Debug', 'missing.node')}: `);
-    expect(error.message).toContain('shm-build-native');
-  } finally {
-    fs.rmSync(root, { recursive: true });
-  }
 });
