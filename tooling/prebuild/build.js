@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+'use strict';
+// Builds the prebuilt binaries that the published native packages carry:
+//   node tooling/prebuild/build.js [x64] [arm64]      (default: both)
+// For each of @shm/posix, @shm/sysv and @shm/sync and each architecture it
+// builds the addon with node-gyp in a scratch directory (the package's own
+// build/ stays as it is) and writes it, stripped, to
+//   packages/<name>/prebuilds/linux-<arch>/<addon>.napi.glibc.node
+// which is where node-gyp-build, the loader, looks (@shm/native's loadAddon).
+// One binary serves every Node.js line: the addons use N-API only, version 8.
+//
+// arm64 is cross-compiled with Debian's g++-aarch64-linux-gnu. The binaries
+// link libstdc++ dynamically, as Node.js itself does, and need what Debian 12
+// builds against: glibc 2.34 or later and the libstdc++ of GCC 12 (GCC 11's
+// for posix and sysv). Linking libstdc++ in statically would raise the glibc
+// floor to 2.36 (its random_device and unwinder call arc4random and
+// _dl_find_object). Where a binary does not load, the install builds from
+// source instead (see shm-build-native).
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..', '..');
+const packages = ['posix', 'sysv', 'sync'];
+const toolchains = {
+  x64: { triple: 'x86_64-linux-gnu', cc: 'gcc', cxx: 'g++', strip: 'strip' },
+  arm64: { triple: 'aarch64-linux-gnu', cc: 'aarch64-linux-gnu-gcc', cxx: 'aarch64-linux-gnu-g++', strip: 'aarch64-linux-gnu-strip' },
+};
+const hostArch = process.arch;
+const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(toolchains);
+
+function fail(message) {
+  console.error(`prebuild: ${message}`);
+  process.exit(1);
+}
+
+for (const arch of wanted) if (!toolchains[arch]) fail(`unknown architecture ${arch} (known: ${Object.keys(toolchains).join(', ')})`);
+
+/** The toolchain of `arch`: the host's own compiler for the host's architecture, else the cross compiler. */
+function toolchainOf(arch) {
+  const chain = toolchains[arch];
+  if (arch === hostArch) return { cc: process.env.CC || 'gcc', cxx: process.env.CXX || 'g++', strip: 'strip' };
+  if (spawnSync(chain.cxx, ['--version'], { stdio: 'ignore' }).status !== 0) {
+    fail(`${chain.cxx} is missing: apt-get install g++-${chain.triple}`);
+  }
+  return chain;
+}
+
+/** Headers for node-gyp: the running Node.js's own (N-API's are the same on every architecture). */
+function nodeDir() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = path.dirname(path.dirname(process.execPath));
+  if (!fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) {
+    fail(`no Node.js headers beside ${process.execPath}; set npm_config_nodedir`);
+  }
+  return prefix;
+}
+
+const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+const headers = nodeDir();
+
+for (const name of packages) {
+  const packageRoot = path.join(root, 'packages', name);
+  const addon = JSON.parse(fs.readFileSync(path.join(packageRoot, 'binding.gyp'), 'utf8')).targets[0].target_name;
+  for (const arch of wanted) {
+    const chain = toolchainOf(arch);
+    // Inside the package, so that binding.gyp's require() of node-addon-api
+    // and @shm/native resolve as they do for the package itself.
+    const scratch = path.join(packageRoot, '.prebuild', arch);
+    fs.rmSync(scratch, { recursive: true, force: true });
+    fs.mkdirSync(scratch, { recursive: true });
+    fs.cpSync(path.join(packageRoot, 'binding.gyp'), path.join(scratch, 'binding.gyp'));
+    fs.cpSync(path.join(packageRoot, 'native'), path.join(scratch, 'native'), { recursive: true });
+    const env = {
+      ...process.env,
+      CC: chain.cc,
+      CXX: chain.cxx,
+      npm_config_arch: arch,
+    };
+    const build = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--arch=${arch}`, `--nodedir=${headers}`], {
+      cwd: scratch,
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (build.status !== 0) {
+      process.stderr.write(build.stdout + build.stderr);
+      fail(`building ${addon} for linux-${arch} failed`);
+    }
+    const destination = path.join(packageRoot, 'prebuilds', `linux-${arch}`);
+    fs.rmSync(destination, { recursive: true, force: true });
+    fs.mkdirSync(destination, { recursive: true });
+    const file = path.join(destination, `${addon}.napi.glibc.node`);
+    execFileSync(chain.strip, ['--strip-unneeded', '-o', file, path.join(scratch, 'build', 'Release', `${addon}.node`)]);
+    fs.rmSync(path.join(packageRoot, '.prebuild'), { recursive: true, force: true });
+    console.log(`${path.relative(root, file)}  ${fs.statSync(file).size} bytes`);
+  }
+}
