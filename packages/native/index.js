@@ -46,7 +46,6 @@ function loadAddon(moduleDirectory, addonName) {
   }
 }
 
-module.exports = {
-  include_dir: path.relative('.', path.join(__dirname, 'include')).split(path.sep).join('/'),
-  loadAddon,
-};
+// Assigned one by one, so that Node's ESM import finds both names (cjs-module-lexer).
+exports.include_dir = path.relative('.', path.join(__dirname, 'include')).split(path.sep).join('/');
+exports.loadAddon = loadAddon;
