@@ -8,8 +8,6 @@
 // (prebuilds/linux-<arch>/<addon>.napi.<libc>.node). N-API is stable across
 // Node.js lines, so one binary serves every line.
 const path = require('node:path');
-const nodeGypBuild = require('node-gyp-build');
-const { codedError } = require('@shm/types');
 
 /** What node-gyp-build looks at, in its order, for the package at `packageRoot`. */
 function candidatesOf(packageRoot) {
@@ -28,6 +26,10 @@ function candidatesOf(packageRoot) {
  * says why it failed and how to build it.
  */
 function loadAddon(moduleDirectory, addonName) {
+  // Required here, not above: binding.gyp reads include_dir while a fresh
+  // checkout installs, before @shm/types is built.
+  const nodeGypBuild = require('node-gyp-build');
+  const { codedError } = require('@shm/types');
   const packageRoot = path.join(moduleDirectory, '..');
   let file;
   try {

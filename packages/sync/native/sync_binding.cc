@@ -19,6 +19,8 @@
 #include <shm/error_codes.h>
 #include <shm/system_error.h>
 
+#include <unistd.h>
+
 #include <climits>
 #include <cmath>
 #include <cstdint>

@@ -153,16 +153,22 @@ describe.each(subjects)('$label', (subject) => {
       attach();
       return process.memoryUsage().rss - before;
     };
+    // qemu-user (the linux-arm64 run, tooling/arm64) answers every madvise
+    // with success and does nothing: there the pages cannot be seen coming,
+    // and only what populate returns is checked.
+    const expectPopulated = (growth: number) => {
+      if (process.env.SHM_QEMU_USER !== '1') expect(growth).toBeGreaterThan(bytes * 0.9);
+    };
     const lazyKey = subject.newKey(scratch);
     expect(residentGrowth(() => backend.create(bytes, 'Buffer', lazyKey, undefined, options))).toBeLessThan(bytes / 4);
 
     const key = subject.newKey(scratch);
     let created: Buffer | undefined;
-    expect(residentGrowth(() => (created = backend.create(bytes, 'Buffer', key, undefined, { ...options, populate: true })!))).toBeGreaterThan(bytes * 0.9);
+    expectPopulated(residentGrowth(() => (created = backend.create(bytes, 'Buffer', key, undefined, { ...options, populate: true })!)));
     created![bytes - 1] = 5;
     for (const attachOptions of [{ populate: true }, { populate: true, readonly: true }]) {
       let attached: Buffer | undefined;
-      expect(residentGrowth(() => (attached = backend.get(key, 'Buffer', { ...options, ...attachOptions })!))).toBeGreaterThan(bytes * 0.9);
+      expectPopulated(residentGrowth(() => (attached = backend.get(key, 'Buffer', { ...options, ...attachOptions })!)));
       expect(attached![bytes - 1]).toBe(5);
     }
     const readonly = backend.get(key, 'Buffer', { ...options, populate: true, readonly: true })!;

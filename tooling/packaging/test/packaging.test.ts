@@ -61,18 +61,38 @@ function machineWithoutCompiler(): { PATH: string; CC: string; CXX: string } {
   return { PATH: bin, CC: failing, CXX: failing };
 }
 
-beforeAll(() => {
-  work = tmpDirectory('packaging');
-  // The binaries a release carries for this machine (the release rehearsal builds linux-arm64 too).
-  execFileSync(process.execPath, [path.join(root, 'tooling', 'prebuild', 'build.js'), process.arch], { stdio: 'pipe' });
-  const [pnpm, pnpmArgs] = pnpmCommand();
+/**
+ * The architectures whose binaries the tarballs must carry: this machine's,
+ * or, for a rehearsed release (tooling/release/rehearse.sh), the ones it lists.
+ */
+const architectures = (process.env.SHM_RELEASE_ARCHES ?? process.arch).split(/\s+/).filter(Boolean);
+
+/** The tarballs a rehearsed release packed (SHM_PACKED names their folder), else this tree's, packed now. */
+function packTarballs(): void {
+  const packed = process.env.SHM_PACKED;
   for (const name of published) {
+    if (packed) {
+      const file = fs.readdirSync(packed).find((entry) => new RegExp(`^shm-${name}-\\d.*\\.tgz$`).test(entry));
+      if (!file) throw new Error(`no tarball of @shm/${name} in ${packed}`);
+      tarballs[`@shm/${name}`] = path.join(packed, file);
+      continue;
+    }
+    const [pnpm, pnpmArgs] = pnpmCommand();
     const output = execFileSync(pnpm, [...pnpmArgs, 'pack', '--pack-destination', work], {
       cwd: path.join(root, 'packages', name),
       encoding: 'utf8',
     });
     tarballs[`@shm/${name}`] = output.trim().split('\n').pop()!.trim();
   }
+}
+
+beforeAll(() => {
+  work = tmpDirectory('packaging');
+  if (!process.env.SHM_PACKED) {
+    // The binaries a release carries for this machine (the release rehearsal builds linux-arm64 too).
+    execFileSync(process.execPath, [path.join(root, 'tooling', 'prebuild', 'build.js'), process.arch], { stdio: 'pipe' });
+  }
+  packTarballs();
   machine = machineWithoutCompiler();
 }, 180000);
 
@@ -121,7 +141,9 @@ test('every tarball holds what it needs and nothing of the tests', () => {
     if (nativePackages.includes(name)) {
       expect(listing).toContain('package/binding.gyp'); // for the source build where no prebuilt binary fits
       expect(listing).toContain('package/dist/native.d.ts');
-      expect(listing).toMatch(new RegExp(`package/prebuilds/linux-${process.arch}/shm_\\w+\\.napi\\.glibc\\.node`));
+      for (const arch of architectures) {
+        expect(listing).toMatch(new RegExp(`package/prebuilds/linux-${arch}/shm_\\w+\\.napi\\.glibc\\.node`));
+      }
     }
   }
 });

