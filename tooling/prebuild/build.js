@@ -10,9 +10,9 @@
 // One binary serves every Node.js line: the addons use N-API only, version 8.
 //
 // arm64 is cross-compiled with Debian's g++-aarch64-linux-gnu. The binaries
-// link libstdc++ dynamically, as Node.js itself does, and need what Debian 12
-// builds against: glibc 2.34 or later and the libstdc++ of GCC 12 (GCC 11's
-// for posix and sysv). Linking libstdc++ in statically would raise the glibc
+// link libstdc++ dynamically, as Node.js itself does, and may need at most
+// glibc 2.34 and the libstdc++ of GCC 11 (checked after each build: a newer
+// build machine would raise the floor). Linking libstdc++ in statically would raise the glibc
 // floor to 2.36 (its random_device and unwinder call arc4random and
 // _dl_find_object). Where a binary does not load, the install builds from
 // source instead (see shm-build-native).
@@ -23,9 +23,17 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const packages = ['posix', 'sysv', 'sync'];
 const toolchains = {
-  x64: { triple: 'x86_64-linux-gnu', cc: 'gcc', cxx: 'g++', strip: 'strip' },
-  arm64: { triple: 'aarch64-linux-gnu', cc: 'aarch64-linux-gnu-gcc', cxx: 'aarch64-linux-gnu-g++', strip: 'aarch64-linux-gnu-strip' },
+  x64: { triple: 'x86_64-linux-gnu', cc: 'gcc', cxx: 'g++', strip: 'strip', objdump: 'objdump' },
+  arm64: {
+    triple: 'aarch64-linux-gnu',
+    cc: 'aarch64-linux-gnu-gcc',
+    cxx: 'aarch64-linux-gnu-g++',
+    strip: 'aarch64-linux-gnu-strip',
+    objdump: 'aarch64-linux-gnu-objdump',
+  },
 };
+/** The newest glibc and libstdc++ a binary may need: what the READMEs promise. */
+const FLOOR = { GLIBC: '2.34', GLIBCXX: '3.4.29' };
 const hostArch = process.arch;
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(toolchains);
 
@@ -39,7 +47,7 @@ for (const arch of wanted) if (!toolchains[arch]) fail(`unknown architecture ${a
 /** The toolchain of `arch`: the host's own compiler for the host's architecture, else the cross compiler. */
 function toolchainOf(arch) {
   const chain = toolchains[arch];
-  if (arch === hostArch) return { cc: process.env.CC || 'gcc', cxx: process.env.CXX || 'g++', strip: 'strip' };
+  if (arch === hostArch) return { cc: process.env.CC || 'gcc', cxx: process.env.CXX || 'g++', strip: 'strip', objdump: 'objdump' };
   if (spawnSync(chain.cxx, ['--version'], { stdio: 'ignore' }).status !== 0) {
     fail(`${chain.cxx} is missing: apt-get install g++-${chain.triple}`);
   }
@@ -54,6 +62,20 @@ function nodeDir() {
     fail(`no Node.js headers beside ${process.execPath}; set npm_config_nodedir`);
   }
   return prefix;
+}
+
+const newer = (a, b) => {
+  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  return false;
+};
+
+/** Fails when `file` needs a newer glibc or libstdc++ than FLOOR (a newer build machine would raise it). */
+function checkFloor(file, chain) {
+  const symbols = execFileSync(chain.objdump, ['-T', file], { encoding: 'utf8' });
+  for (const [, library, version] of symbols.matchAll(/\((GLIBC|GLIBCXX)_([\d.]+)\)/g)) {
+    if (newer(version, FLOOR[library])) fail(`${file} needs ${library}_${version}, newer than the ${FLOOR[library]} promised`);
+  }
 }
 
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
@@ -93,6 +115,7 @@ for (const name of packages) {
     const file = path.join(destination, `${addon}.napi.glibc.node`);
     execFileSync(chain.strip, ['--strip-unneeded', '-o', file, path.join(scratch, 'build', 'Release', `${addon}.node`)]);
     fs.rmSync(path.join(packageRoot, '.prebuild'), { recursive: true, force: true });
+    checkFloor(file, chain);
     console.log(`${path.relative(root, file)}  ${fs.statSync(file).size} bytes`);
   }
 }

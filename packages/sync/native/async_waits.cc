@@ -5,6 +5,8 @@
 // mapping its ArrayBuffer keeps alive.
 #include "async_waits.h"
 
+#include <climits>
+
 #include <pthread.h>
 #include <shm/error_codes.h>
 #include <shm/range_release.h>
@@ -161,15 +163,28 @@ bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Ob
 }
 
 void AsyncWaits::Finished(const std::shared_ptr<AsyncWait>& wait) {
+  // All under the lock: CancelAll sees running_ empty only once this thread
+  // has let go of mutex_, and touches nothing of `this` after.
   std::lock_guard<std::mutex> lock(mutex_);
   running_.erase(wait);
-  if (running_.empty()) idle_.notify_all();
+  __atomic_add_fetch(&finished_, 1, __ATOMIC_SEQ_CST);
+  FutexWake(&finished_, INT_MAX);
 }
 
 void AsyncWaits::CancelAll() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (const auto& wait : running_) WakeCancel(&wait->cancel, kCancelTeardown);
-  idle_.wait(lock, [this]() { return running_.empty(); });
+  for (;;) {
+    uint32_t seen;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (running_.empty()) return;
+      for (const auto& wait : running_) WakeCancel(&wait->cancel, kCancelTeardown);
+      seen = __atomic_load_n(&finished_, __ATOMIC_SEQ_CST);
+    }
+    // Sleeps until a Finished after `seen` (a change before the sleep
+    // begins is seen by the kernel's compare): no wake-up is lost.
+    FutexWord word{&finished_, seen};
+    FutexWaitAny(&word, 1, kNoDeadline, nullptr, nullptr);
+  }
 }
 
 }  // namespace shm::sync

@@ -30,7 +30,6 @@
 
 #include <napi.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,8 +76,12 @@ class AsyncWaits {
   void CancelAll();
 
   std::mutex mutex_;
-  std::condition_variable idle_;
   std::unordered_set<std::shared_ptr<AsyncWait>> running_;
+  // Bumped (and woken) under mutex_ by every Finished: what CancelAll sleeps
+  // on. A futex rather than a std::condition_variable, whose wait() is a
+  // GCC 12 libstdc++ symbol (GLIBCXX_3.4.30): the prebuilt binary then loads
+  // with GCC 11's libstdc++ too (RHEL 9), as the backends' do.
+  uint32_t finished_ = 0;
 };
 
 }  // namespace shm::sync

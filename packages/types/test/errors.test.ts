@@ -25,6 +25,8 @@ const nativeSources = packageDirectories.flatMap((directory) => [
   ...filesBelow(path.join(directory, 'native'), ['.cc', '.h']),
   ...filesBelow(path.join(directory, 'include'), ['.h']),
 ]);
+// @shm/native's JavaScript (the loader, the install script) throws coded errors too.
+const nativeScripts = [path.join(packagesDirectory, 'native', 'index.js'), ...filesBelow(path.join(packagesDirectory, 'native', 'bin'), ['.js'])];
 const errorCodesHeader = path.join(packagesDirectory, 'native', 'include', 'shm', 'error_codes.h');
 const errorsModule = path.join(packagesDirectory, 'types', 'src', 'errors.ts');
 
@@ -82,7 +84,7 @@ test('every code docs/errors.md documents is in the table, with its class, and t
 test('every code a source file names is in the table', () => {
   expect(typescriptSources.length).toBeGreaterThan(10);
   expect(nativeSources.length).toBeGreaterThan(10);
-  const unknown = [...typescriptSources, ...nativeSources].flatMap((file) =>
+  const unknown = [...typescriptSources, ...nativeScripts, ...nativeSources].flatMap((file) =>
     codesIn(fs.readFileSync(file, 'utf8'))
       .filter((code) => !(code in ERROR_CODES))
       .map((code) => `${path.relative(repository, file)}: ${code}`),
@@ -92,6 +94,7 @@ test('every code a source file names is in the table', () => {
 
 test('every coded error of TypeScript is built by codedError', () => {
   const byHand = typescriptSources
+    .concat(nativeScripts)
     .filter((file) => file !== errorsModule)
     .filter((file) => /code: '|new (Type|Range)?Error\(/.test(fs.readFileSync(file, 'utf8')))
     .map((file) => path.relative(repository, file));
@@ -101,7 +104,8 @@ test('every coded error of TypeScript is built by codedError', () => {
 test("the C++ table is the TypeScript table's, and every error of C++ is built by its two helpers", () => {
   const header = fs.readFileSync(errorCodesHeader, 'utf8');
   const entries = [...header.matchAll(/\{ErrorCode::k\w+, "(ERR_[A-Z_]+)", ErrorClass::k(Error|TypeError|RangeError)\},/g)];
-  expect(entries.length).toBeGreaterThan(0);
+  const enumerators = header.slice(header.indexOf('enum class ErrorCode'), header.indexOf('};', header.indexOf('enum class ErrorCode')));
+  expect(entries.length).toBe([...enumerators.matchAll(/^\s*k\w+,?$/gm)].length); // every row parsed, none in another shape
   for (const [, code, errorClass] of entries) {
     expect(tableCodes).toContain(code);
     expect(errorClass).toBe(ERROR_CODES[code as ErrorCode].type.name);

@@ -88,11 +88,20 @@ function packTarballs(): void {
 
 beforeAll(() => {
   work = tmpDirectory('packaging');
-  if (!process.env.SHM_PACKED) {
-    // The binaries a release carries for this machine (the release rehearsal builds linux-arm64 too).
-    execFileSync(process.execPath, [path.join(root, 'tooling', 'prebuild', 'build.js'), process.arch], { stdio: 'pipe' });
+  if (process.env.SHM_PACKED) {
+    packTarballs();
+  } else {
+    // The binaries a release carries for this machine (the release rehearsal
+    // builds linux-arm64 too), packed and then removed: left in the checkout,
+    // an install there would take them for current whatever native/ says.
+    const prebuildsOf = (name: string) => path.join(root, 'packages', name, 'prebuilds');
+    try {
+      execFileSync(process.execPath, [path.join(root, 'tooling', 'prebuild', 'build.js'), process.arch], { stdio: 'pipe' });
+      packTarballs();
+    } finally {
+      for (const name of published) fs.rmSync(prebuildsOf(name), { recursive: true, force: true });
+    }
   }
-  packTarballs();
   machine = machineWithoutCompiler();
 }, 180000);
 

@@ -12,6 +12,8 @@
 
 #include <napi.h>
 
+#include <array>
+
 #include <cstddef>
 #include <iterator>
 #include <string>
@@ -39,35 +41,43 @@ struct ErrorCodeEntry {
   ErrorClass errorClass;
 };
 
-// In the order ErrorCode declares the codes, so a code is its own index.
-inline constexpr ErrorCodeEntry kErrorCodes[] = {
-  {ErrorCode::kInvalidArgType, "ERR_INVALID_ARG_TYPE", ErrorClass::kTypeError},
-  {ErrorCode::kInvalidArgValue, "ERR_INVALID_ARG_VALUE", ErrorClass::kTypeError},
-  {ErrorCode::kOutOfRange, "ERR_OUT_OF_RANGE", ErrorClass::kRangeError},
-  {ErrorCode::kInvalidState, "ERR_INVALID_STATE", ErrorClass::kError},
-  {ErrorCode::kShmLayout, "ERR_SHM_LAYOUT", ErrorClass::kError},
-  {ErrorCode::kShmNotRegularFile, "ERR_SHM_NOT_REGULAR_FILE", ErrorClass::kError},
-  {ErrorCode::kShmNoMemory, "ERR_SHM_NO_MEMORY", ErrorClass::kError},
-  {ErrorCode::kShmMappingLimit, "ERR_SHM_MAPPING_LIMIT", ErrorClass::kError},
-  {ErrorCode::kShmTruncated, "ERR_SHM_TRUNCATED", ErrorClass::kError},
-  {ErrorCode::kShmTooManyWaits, "ERR_SHM_TOO_MANY_WAITS", ErrorClass::kError},
-};
+constexpr size_t kErrorCodeCount = static_cast<size_t>(ErrorCode::kShmTooManyWaits) + 1;
+
+// The table, in the order ErrorCode declares the codes, so a code is its own
+// index. It is returned by value and has no storage of its own: an inline
+// variable would be one GNU "unique" symbol, bound across every addon of the
+// process despite RTLD_LOCAL, and an addon of another version would read
+// this addon's table.
+constexpr std::array<ErrorCodeEntry, kErrorCodeCount> ErrorCodeTable() {
+  return {{
+    {ErrorCode::kInvalidArgType, "ERR_INVALID_ARG_TYPE", ErrorClass::kTypeError},
+    {ErrorCode::kInvalidArgValue, "ERR_INVALID_ARG_VALUE", ErrorClass::kTypeError},
+    {ErrorCode::kOutOfRange, "ERR_OUT_OF_RANGE", ErrorClass::kRangeError},
+    {ErrorCode::kInvalidState, "ERR_INVALID_STATE", ErrorClass::kError},
+    {ErrorCode::kShmLayout, "ERR_SHM_LAYOUT", ErrorClass::kError},
+    {ErrorCode::kShmNotRegularFile, "ERR_SHM_NOT_REGULAR_FILE", ErrorClass::kError},
+    {ErrorCode::kShmNoMemory, "ERR_SHM_NO_MEMORY", ErrorClass::kError},
+    {ErrorCode::kShmMappingLimit, "ERR_SHM_MAPPING_LIMIT", ErrorClass::kError},
+    {ErrorCode::kShmTruncated, "ERR_SHM_TRUNCATED", ErrorClass::kError},
+    {ErrorCode::kShmTooManyWaits, "ERR_SHM_TOO_MANY_WAITS", ErrorClass::kError},
+  }};
+}
 
 namespace detail {
 constexpr bool EveryCodeAtItsIndex() {
-  for (size_t i = 0; i < std::size(kErrorCodes); i++) {
-    if (static_cast<size_t>(kErrorCodes[i].code) != i) return false;
+  constexpr auto table = ErrorCodeTable();
+  for (size_t i = 0; i < table.size(); i++) {
+    if (static_cast<size_t>(table[i].code) != i || table[i].name == nullptr) return false;
   }
   return true;
 }
 }  // namespace detail
 
-static_assert(detail::EveryCodeAtItsIndex(), "kErrorCodes lists the codes in the order ErrorCode declares them");
-static_assert(std::size(kErrorCodes) == static_cast<size_t>(ErrorCode::kShmTooManyWaits) + 1,
-              "every ErrorCode has an entry in kErrorCodes (a new last code moves this check to it)");
+static_assert(detail::EveryCodeAtItsIndex(),
+              "ErrorCodeTable lists every code once, in the order ErrorCode declares them (a new last code moves kErrorCodeCount)");
 
-inline constexpr const ErrorCodeEntry& ErrorCodeEntryOf(ErrorCode code) {
-  return kErrorCodes[static_cast<size_t>(code)];
+constexpr ErrorCodeEntry ErrorCodeEntryOf(ErrorCode code) {
+  return ErrorCodeTable()[static_cast<size_t>(code)];
 }
 
 // The one way the shm addons build a coded error: `message`, with the code's
@@ -75,7 +85,7 @@ inline constexpr const ErrorCodeEntry& ErrorCodeEntryOf(ErrorCode code) {
 // the class: throwing it (or rejecting with its Value()) hands JavaScript the
 // TypeError or RangeError object itself, so `instanceof` holds.
 inline Napi::Error CodedError(Napi::Env env, ErrorCode code, const std::string& message) {
-  const ErrorCodeEntry& entry = ErrorCodeEntryOf(code);
+  const ErrorCodeEntry entry = ErrorCodeEntryOf(code);
   Napi::Error error;
   switch (entry.errorClass) {
     case ErrorClass::kTypeError: error = Napi::TypeError::New(env, message); break;
