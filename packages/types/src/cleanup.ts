@@ -133,5 +133,7 @@ export const DEFAULT_CLEANUP_SIGNALS: readonly CleanupSignal[] = Object.freeze([
  * function that removes the listeners (see installSignalCleanup).
  */
 export function cleanupOnSignalsOf(destroyCreated: () => void): (signals?: readonly CleanupSignal[]) => () => void {
-  return (signals = DEFAULT_CLEANUP_SIGNALS) => installSignalCleanup(destroyCreated, signals);
+  return function cleanupOnSignals(signals = DEFAULT_CLEANUP_SIGNALS) {
+    return installSignalCleanup(destroyCreated, signals);
+  };
 }

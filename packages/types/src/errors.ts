@@ -57,7 +57,7 @@ export type CodedError<C extends ErrorCode> = InstanceType<(typeof ERROR_CODES)[
  */
 export function codedError<C extends ErrorCode>(code: C, message: string, properties?: object): CodedError<C> {
   const error = new ERROR_CODES[code].type(message);
-  return Object.assign(error, properties, { code }) as CodedError<C>;
+  return Object.assign(error, { code }, properties) as CodedError<C>; // `code` first, as Node's errors have it
 }
 
 /** A value as an error message shows it: short, and never the whole of a large object. */
