@@ -26,7 +26,7 @@ const nativeSources = packageDirectories.flatMap((directory) => [
   ...filesBelow(path.join(directory, 'include'), ['.h']),
 ]);
 // @shm/native's JavaScript (the loader, the install script) throws coded errors too.
-const nativeScripts = [path.join(packagesDirectory, 'native', 'index.js'), ...filesBelow(path.join(packagesDirectory, 'native', 'bin'), ['.js'])];
+const nativeScripts = [path.join(packagesDirectory, 'native', 'index.js'), path.join(packagesDirectory, 'native', 'loader.js'), ...filesBelow(path.join(packagesDirectory, 'native', 'bin'), ['.js'])];
 const errorCodesHeader = path.join(packagesDirectory, 'native', 'include', 'shm', 'error_codes.h');
 const errorsModule = path.join(packagesDirectory, 'types', 'src', 'errors.ts');
 

@@ -62,3 +62,9 @@ test("the package's own build wins over a prebuilt binary", () => {
   place('build/Release/missing.node', fs.readFileSync(posixBuild));
   expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function');
 });
+
+test("a build of the package's own that does not load (another machine's) gives way to the prebuilt binary that fits", () => {
+  place('build/Release/missing.node', 'built for another architecture');
+  place(`prebuilds/linux-${process.arch}/missing.napi.glibc.node`, fs.readFileSync(posixBuild));
+  expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function');
+});
