@@ -155,72 +155,78 @@ export function* inTurn<T>(
   }
 }
 
-function performWait(request: WaitRequest): WaitResult {
-  const { array, index, expected, timeoutMs, also } = request;
-  if (also === undefined) return binding.wait(array, index, expected, timeoutMs);
-  return binding.wait(array, index, expected, timeoutMs, also.array, also.index, also.expected);
-}
-
-function performWaitAsync(request: WaitRequest): Promise<WaitResult> {
-  const { array, index, expected, timeoutMs, also } = request;
-  if (also === undefined) return binding.waitAsync(array, index, expected, timeoutMs, true);
-  return binding.waitAsync(array, index, expected, timeoutMs, true, also.array, also.index, also.expected);
+/** binding.wait's and binding.waitAsync's arguments after the first four: the second cell, if any. */
+function alsoArguments(request: WaitRequest): [array2?: Int32Array, index2?: number, expected2?: number] {
+  const { also } = request;
+  return also === undefined ? [] : [also.array, also.index, also.expected];
 }
 
 /** The steps both drivers perform the same way, at once. */
-function performAtOnce(step: typeof STEP | NotifyRequest): void {
+function performAtOnce(step: typeof STEP | NotifyRequest): undefined {
   if (step.kind === 'notify') binding.notify(step.array, step.index, step.count);
+  return undefined;
+}
+
+function performBlocking(step: Step): WaitResult | undefined {
+  switch (step.kind) {
+    case 'step':
+    case 'notify':
+      return performAtOnce(step);
+    case 'wait':
+      return binding.wait(step.array, step.index, step.expected, step.timeoutMs, ...alsoArguments(step));
+    case 'turn':
+      throw busyError();
+  }
+}
+
+/** What the steps that take time give (a wait, a turn), as a promise. */
+function performLater(step: WaitRequest | TurnRequest): Promise<WaitResult> {
+  if (step.kind === 'turn') return step.turns.whenFirst(step.ticket, step.timeoutMs);
+  return binding.waitAsync(step.array, step.index, step.expected, step.timeoutMs, true, ...alsoArguments(step));
+}
+
+/** What performing a step gave: the result to resume the steps with, or the error to throw into them. */
+type Outcome = { result: WaitResult | undefined } | { error: unknown };
+
+function outcomeOf(perform: () => WaitResult | undefined): Outcome {
+  try {
+    return { result: perform() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** As outcomeOf, for a step that takes time; a call that throws at once is an outcome too. */
+async function laterOutcomeOf(step: WaitRequest | TurnRequest): Promise<Outcome> {
+  try {
+    return { result: await performLater(step) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Resumes `steps` with `outcome`; an error runs the operation's cleanup (its finally blocks), then rethrows. */
+function resume<T>(steps: Steps<T>, outcome: Outcome): IteratorResult<Step, T> {
+  return 'error' in outcome ? steps.throw(outcome.error) : steps.next(outcome.result);
 }
 
 export function runBlocking<T>(steps: Steps<T>): T {
   let next = steps.next();
   while (!next.done) {
     const step = next.value;
-    let result: WaitResult | undefined;
-    try {
-      switch (step.kind) {
-        case 'step':
-        case 'notify':
-          performAtOnce(step);
-          break;
-        case 'wait':
-          result = performWait(step);
-          break;
-        case 'turn':
-          throw busyError();
-      }
-    } catch (error) {
-      next = steps.throw(error); // runs the operation's cleanup, then rethrows
-      continue;
-    }
-    next = steps.next(result);
+    next = resume(steps, outcomeOf(() => performBlocking(step)));
   }
   return next.value;
 }
 
+/** As runBlocking; a wait or a turn is awaited, every other step performed at once, as the blocking driver does. */
 export async function runAsync<T>(steps: Steps<T>): Promise<T> {
   let next = steps.next();
   while (!next.done) {
     const step = next.value;
-    let result: WaitResult | undefined;
-    try {
-      switch (step.kind) {
-        case 'step':
-        case 'notify':
-          performAtOnce(step);
-          break;
-        case 'wait':
-          result = await performWaitAsync(step);
-          break;
-        case 'turn':
-          result = await step.turns.whenFirst(step.ticket, step.timeoutMs);
-          break;
-      }
-    } catch (error) {
-      next = steps.throw(error);
-      continue;
-    }
-    next = steps.next(result);
+    const later = step.kind === 'wait' || step.kind === 'turn';
+    const outcome = later ? await laterOutcomeOf(step) : outcomeOf(() => performAtOnce(step));
+    next = resume(steps, outcome);
   }
   return next.value;
 }
