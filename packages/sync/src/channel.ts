@@ -48,12 +48,15 @@ import { Region, regionOf } from './region';
 import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
 
 const MAGIC = 0x434d4853;
-const CAPACITY = 1;
-const WRITE = 2;
-const READ = 3;
-const RECEIVER_WAITING = 4;
-const SENDER_WAITING = 5;
-const CLOSED = 6;
+// The header's words (the layout every version of the protocol shares; the
+// checker's model of the old protocol, test/models/channel-before.ts, reads
+// them from here).
+export const CAPACITY = 1;
+export const WRITE = 2;
+export const READ = 3;
+export const RECEIVER_WAITING = 4;
+export const SENDER_WAITING = 5;
+export const CLOSED = 6;
 const LENGTH_BYTES = 4;
 const MIN_CAPACITY = 64;
 const MAX_CAPACITY = 2 ** 30;

@@ -49,6 +49,13 @@ function oracle(expected: Record<string, unknown>) {
   };
 }
 
+/** A sender and a receiver of the old protocol over the header and ring that Channel.create laid out in `region`. */
+function sidesBefore(region: Uint8Array, created: Channel): [ChannelBefore, ChannelBefore] {
+  const header = new Int32Array(region.buffer, 0, 16);
+  const ring = new Uint8Array(region.buffer, 64, created.capacity);
+  return [new ChannelBefore(header, ring), new ChannelBefore(header, ring)];
+}
+
 /**
  * Sender sends `messages` then closes; receiver receives until null.
  * `onlyLosses`: the oracle looks only for lost messages, not for hangs (to
@@ -60,10 +67,7 @@ export function sendAndClose(messages: string[], before: boolean, capacity = 64,
       const region = memory(capacity);
       const created = Channel.create(region);
       if (before) {
-        const header = new Int32Array(region.buffer, 0, 16);
-        const ring = new Uint8Array(region.buffer, 64, created.capacity);
-        const sender = new ChannelBefore(header, ring);
-        const receiver = new ChannelBefore(header, ring);
+        const [sender, receiver] = sidesBefore(region, created);
         return [
           { name: 'sender', steps: sendThenClose((m) => sender.send(m), () => sender.close(), messages) },
           { name: 'receiver', steps: receiveAll(() => receiver.receive()) },
@@ -93,10 +97,7 @@ export function overlappingSends(before: boolean): Scenario {
       const region = memory();
       const created = Channel.create(region);
       if (before) {
-        const header = new Int32Array(region.buffer, 0, 16);
-        const ring = new Uint8Array(region.buffer, 64, created.capacity);
-        const sender = new ChannelBefore(header, ring);
-        const receiver = new ChannelBefore(header, ring);
+        const [sender, receiver] = sidesBefore(region, created);
         return [
           { name: 'send a', steps: sender.send(bytes('a')) },
           { name: 'send b', steps: sender.send(bytes('b')) },

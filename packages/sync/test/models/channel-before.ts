@@ -9,14 +9,8 @@
  *    close between the two reads hide the last message;
  *  - overlapping calls on one object each capture the cursor first.
  */
+import { CAPACITY, CLOSED, READ, RECEIVER_WAITING, SENDER_WAITING, WRITE } from '../../src/channel';
 import { STEP, Steps, notifyStep, waitStep } from '../../src/steps';
-
-const CAPACITY = 1;
-const WRITE = 2;
-const READ = 3;
-const RECEIVER_WAITING = 4;
-const SENDER_WAITING = 5;
-const CLOSED = 6;
 
 export class ChannelBefore {
   readonly capacity: number;
