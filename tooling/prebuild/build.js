@@ -54,16 +54,6 @@ function toolchainOf(arch) {
   return chain;
 }
 
-/** Headers for node-gyp: the running Node.js's own (N-API's are the same on every architecture). */
-function nodeDir() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = path.dirname(path.dirname(process.execPath));
-  if (!fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) {
-    fail(`no Node.js headers beside ${process.execPath}; set npm_config_nodedir`);
-  }
-  return prefix;
-}
-
 const newer = (a, b) => {
   const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
   for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
@@ -78,8 +68,9 @@ function checkFloor(file, chain) {
   }
 }
 
-const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
-const headers = nodeDir();
+// The build itself is the install script's (node-gyp against the running
+// Node.js's headers, which serve every architecture: N-API's are the same).
+const buildNative = path.join(root, 'packages', 'native', 'bin', 'shm-build-native.js');
 
 for (const name of packages) {
   const packageRoot = path.join(root, 'packages', name);
@@ -93,22 +84,9 @@ for (const name of packages) {
     fs.mkdirSync(scratch, { recursive: true });
     fs.cpSync(path.join(packageRoot, 'binding.gyp'), path.join(scratch, 'binding.gyp'));
     fs.cpSync(path.join(packageRoot, 'native'), path.join(scratch, 'native'), { recursive: true });
-    const env = {
-      ...process.env,
-      CC: chain.cc,
-      CXX: chain.cxx,
-      npm_config_arch: arch,
-    };
-    const build = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--arch=${arch}`, `--nodedir=${headers}`], {
-      cwd: scratch,
-      env,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (build.status !== 0) {
-      process.stderr.write(build.stdout + build.stderr);
-      fail(`building ${addon} for linux-${arch} failed`);
-    }
+    const env = { ...process.env, CC: chain.cc, CXX: chain.cxx, npm_config_arch: arch };
+    const build = spawnSync(process.execPath, [buildNative, '--force'], { cwd: scratch, env, stdio: 'inherit' });
+    if (build.status !== 0) fail(`building ${addon} for linux-${arch} failed`);
     const destination = path.join(packageRoot, 'prebuilds', `linux-${arch}`);
     fs.rmSync(destination, { recursive: true, force: true });
     fs.mkdirSync(destination, { recursive: true });
