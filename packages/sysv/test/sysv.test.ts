@@ -13,13 +13,14 @@ const { attachCount } = sysv;
 /** A child process that holds an attachment of `key` until released. */
 async function holdInChild(key: number): Promise<{ release: () => Promise<void> }> {
   let child: ChildProcess | undefined;
-  let attached!: () => void;
-  const ready = new Promise<void>((resolve) => (attached = resolve));
-  const exited = runChild(path.join(__dirname, 'fixtures', 'holder.js'), [String(key)], (_message, process) => {
+  let attached!: (message: unknown) => void;
+  const ready = new Promise<unknown>((resolve) => (attached = resolve));
+  const exited = runChild(path.join(__dirname, 'fixtures', 'holder.js'), [String(key)], (message, process) => {
     child = process;
-    attached();
+    attached(message);
   });
-  await ready;
+  // A child that found no segment would hold nothing: every count after would be off by one.
+  expect(await ready).toEqual({ attached: true });
   return {
     release: async () => {
       child!.send('go');
