@@ -13,6 +13,7 @@
 #include <shm/system_error.h>
 
 #include <atomic>
+#include <string>
 
 namespace shm::sync {
 
@@ -112,7 +113,12 @@ void* RunWait(void* argument) {
 }  // namespace
 
 AsyncWaits::AsyncWaits(Napi::Env env) {
-  WatchRangeReleases(EndWaitsInRange);
+  // Without its watcher, a wait would outlive its memory: refuse to load.
+  if (!WatchRangeReleases(EndWaitsInRange)) {
+    throw CodedError(env, ErrorCode::kInvalidState,
+                     "Too many copies of @shm/sync's addon in this process: the range watchers are full (" +
+                         std::to_string(RangeReleaseWatchers::kMax) + ")");
+  }
   env.AddCleanupHook([this]() { CancelAll(); });
 }
 

@@ -5,7 +5,7 @@
  * or whose thread is terminated, and a Mutex that only proof of death takes
  * over. (Every interleaving of the protocols: protocols.test.ts.)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -235,6 +235,27 @@ describe('waits', () => {
     const started = performance.now();
     execFileSync(process.execPath, ['-e', script], { timeout: 20000, stdio: 'pipe' });
     expect(elapsed(started)).toBeLessThan(15000);
+  });
+
+  test('a worker that alone loaded @shm/sync ends, and the next detach of another thread does not crash', () => {
+    // Node 20 unloads an addon with the last thread that loaded it; the
+    // backends' range announcements still called @shm/sync's watcher there.
+    const name = scratch.name();
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const posix = require(${JSON.stringify(require.resolve('@shm/posix'))});
+      const worker = new Worker(
+        "const sync = require(" + JSON.stringify(${JSON.stringify(SYNC)}) + ");" +
+        "sync.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);",
+        { eval: true });
+      worker.once('exit', () => setTimeout(() => {
+        const view = posix.create(4096, 'Buffer', ${JSON.stringify(name)});
+        posix.destroy(${JSON.stringify(name)});
+        process.stdout.write('length after destroy: ' + view.length);
+      }, 50));`;
+    const child = spawnSync(process.execPath, ['-e', script], { timeout: 20000, encoding: 'utf8' });
+    expect({ signal: child.signal, status: child.status, stderr: child.stderr }).toEqual({ signal: null, status: 0, stderr: '' }); // before: SIGSEGV on Node 20
+    expect(child.stdout).toBe('length after destroy: 0');
   });
 
   test("the main thread's process.exit() ends, with a worker blocked in wait()", () => {

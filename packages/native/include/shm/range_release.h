@@ -14,7 +14,8 @@
 //
 // The table is an inline variable: GCC emits it as a unique symbol, so every
 // addon of the process (loaded with RTLD_LOCAL) shares one table. Watchers
-// are plain functions of addons, which Node never unloads.
+// are plain functions of addons, which stay loaded for the life of the
+// process (StayLoaded, <shm/addon_exports.h>): a watcher is never removed.
 #pragma once
 
 #include <cstdint>
