@@ -49,14 +49,24 @@ struct AsyncWait {
 namespace {
 
 // Every pending wait of the process, for the range watcher (any thread may
-// announce a release).
-std::mutex pendingMutex;
-std::unordered_set<AsyncWait*> pendingWaits;
+// announce a release). Never destroyed: a wait's thread is detached and may
+// finish while exit() runs static destructors, which would free the set
+// under it.
+struct PendingWaits {
+  std::mutex mutex;
+  std::unordered_set<AsyncWait*> waits;
+};
+
+PendingWaits& Pending() {
+  static PendingWaits* const pending = new PendingWaits;
+  return *pending;
+}
 
 // A mapping's range is going: its waits end now, before the pages do.
 void EndWaitsInRange(uintptr_t begin, uintptr_t end) {
-  std::lock_guard<std::mutex> lock(pendingMutex);
-  for (AsyncWait* wait : pendingWaits) {
+  PendingWaits& pending = Pending();
+  std::lock_guard<std::mutex> lock(pending.mutex);
+  for (AsyncWait* wait : pending.waits) {
     for (int i = 0; i < wait->request.count; i++) {
       auto address = reinterpret_cast<uintptr_t>(wait->request.words[i].word);
       if (address >= begin && address < end) {
@@ -98,8 +108,8 @@ void* RunWait(void* argument) {
   const AsyncWaitRequest& request = wait->request;
   wait->result = FutexWaitAny(request.words, request.count, request.deadline, &wait->cancel, nullptr);
   {
-    std::lock_guard<std::mutex> lock(pendingMutex);
-    pendingWaits.erase(wait.get());
+    std::lock_guard<std::mutex> lock(Pending().mutex);
+    Pending().waits.erase(wait.get());
   }
   bool teardown = __atomic_load_n(&wait->cancel, __ATOMIC_ACQUIRE) == kCancelTeardown;
   // After napi_closing the thread-safe function must not be touched again.
@@ -142,8 +152,8 @@ bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Ob
     running_.insert(wait);
   }
   {
-    std::lock_guard<std::mutex> lock(pendingMutex);
-    pendingWaits.insert(wait.get());
+    std::lock_guard<std::mutex> lock(Pending().mutex);
+    Pending().waits.insert(wait.get());
   }
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
@@ -156,8 +166,8 @@ bool AsyncWaits::Start(Napi::Env env, Napi::Promise::Deferred deferred, Napi::Ob
   if (failed != 0) {
     delete argument;
     {
-      std::lock_guard<std::mutex> lock(pendingMutex);
-      pendingWaits.erase(wait.get());
+      std::lock_guard<std::mutex> lock(Pending().mutex);
+      Pending().waits.erase(wait.get());
     }
     wait->settle.Release();
     pendingInProcess.fetch_sub(1);

@@ -258,6 +258,17 @@ describe('waits', () => {
     expect(child.stdout).toBe('length after destroy: 0');
   });
 
+  test('the addon registers no destructor for exit(): the threads of pending waits may still run it', () => {
+    // process.exit() with waitAsync calls pending runs static destructors
+    // while their threads go on; one that finished then erased itself from
+    // a freed set (a rare SIGSEGV, forced here by looking at what exit() runs).
+    const loaded = fs.readFileSync('/proc/self/maps', 'utf8').match(/\/\S*shm_sync\.node$/m);
+    expect(binding.maxAsyncWaits).toBeGreaterThan(0); // the addon is loaded in this process
+    const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', loaded![0]], { encoding: 'utf8' });
+    expect(undefinedSymbols).toMatch(/\bsyscall\b/); // nm read the addon (futex calls go through syscall)
+    expect(undefinedSymbols).not.toMatch(/__cxa_atexit/);
+  });
+
   test("the main thread's process.exit() ends, with a worker blocked in wait()", () => {
     const script = `
       const { Worker } = require('node:worker_threads');
