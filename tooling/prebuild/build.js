@@ -6,7 +6,7 @@
 // builds the addon with node-gyp in a scratch directory (the package's own
 // build/ stays as it is) and writes it, stripped, to
 //   packages/<name>/prebuilds/linux-<arch>/<addon>.napi.glibc.node
-// which is where node-gyp-build, the loader, looks (@shm/native's loadAddon).
+// which is where the loader (@shm/native's loadAddon) looks.
 // One binary serves every Node.js line: the addons use N-API only, version 8.
 //
 // arm64 is cross-compiled with Debian's g++-aarch64-linux-gnu. The binaries

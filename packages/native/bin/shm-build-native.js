@@ -9,8 +9,10 @@
 //   shm-build-native --force   always build from source (so does
 //                              npm_config_build_from_source=true)
 // A published package carries prebuilds/linux-{x64,arm64}/ (glibc): there an
-// install prints nothing. Where none fits (musl, another architecture, an
-// older glibc) it says so in one line and builds from source; when a tool
+// install prints nothing. Where none fits (musl, another architecture) or the
+// one that fits does not load (an older glibc, a damaged file: it is loaded
+// in a child process, so a fault there is only a reason) it says so in one
+// line and builds from source; when a tool
 // the build needs is missing it says which, in one line, instead of a gyp
 // stack, in the same line. A workspace checkout has no prebuilds/ (the
 // tools that build them there remove them) and builds quietly. The build
@@ -20,8 +22,11 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { addonFiles, elfProblem } = require('../loader');
+
 const packageRoot = process.cwd();
 const packageName = readPackageName();
+const addonName = readAddonName();
 const releaseDir = path.join(packageRoot, 'build', 'Release');
 const prebuildsDir = path.join(packageRoot, 'prebuilds');
 const fromSource = process.argv.includes('--force') || process.env.npm_config_build_from_source === 'true';
@@ -34,29 +39,31 @@ function readPackageName() {
   }
 }
 
+/** The addon binding.gyp builds (its one target; a gyp file of ours is JSON). */
+function readAddonName() {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot, 'binding.gyp'), 'utf8')).targets[0].target_name;
+}
+
 function say(line) {
   console.error(`${packageName}: ${line}`);
 }
 
 /**
  * Whether a prebuilt binary fits this machine and loads here; when one fits
- * but does not load (a glibc older than the one it was built against), why.
+ * but does not load (a glibc older than the one it was built against, a
+ * damaged file), why. It is loaded in a child process: a file that faults
+ * in dlopen must not kill the install.
  */
 function prebuiltBinary() {
-  let file;
-  try {
-    process.env.PREBUILDS_ONLY = '1'; // node-gyp-build reads it once it loads: look past build/
-    file = require('node-gyp-build').path(packageRoot);
-  } catch {
-    return { fits: false };
-  }
-  if (!file.startsWith(prebuildsDir + path.sep)) return { fits: false };
-  try {
-    require(file);
-    return { fits: true, loads: true };
-  } catch (error) {
-    return { fits: true, loads: false, reason: String(error.message).split('\n')[0] };
-  }
+  const file = addonFiles(packageRoot, addonName).find((candidate) => candidate.startsWith(prebuildsDir + path.sep));
+  if (!file || !fs.existsSync(file)) return { fits: false };
+  const problem = elfProblem(file);
+  if (problem) return { fits: true, loads: false, reason: `it ${problem}` };
+  const probe = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });
+  if (probe.status === 0) return { fits: true, loads: true };
+  const error = probe.stderr.split('\n').find((line) => /Error/.test(line));
+  const reason = probe.signal ? `loading it was killed by ${probe.signal}` : (error ?? `loading it exited with ${probe.status}`).trim();
+  return { fits: true, loads: false, reason };
 }
 
 /** Newest modification time of the files under `dir` (0 when it does not exist). */
@@ -77,8 +84,7 @@ function newestUnder(dir) {
 
 function builtAddonTime() {
   try {
-    const addons = fs.readdirSync(releaseDir).filter((file) => file.endsWith('.node'));
-    return addons.length === 0 ? 0 : Math.min(...addons.map((file) => fs.statSync(path.join(releaseDir, file)).mtimeMs));
+    return fs.statSync(path.join(releaseDir, `${addonName}.node`)).mtimeMs;
   } catch {
     return 0;
   }
@@ -103,8 +109,11 @@ function runs(command) {
 function missingTools() {
   const missing = [];
   const env = process.env;
-  const pythons = [env.NODE_GYP_FORCE_PYTHON, env.npm_config_python, env.PYTHON].filter(Boolean);
-  const candidates = pythons.length > 0 ? pythons : ['python3', 'python'];
+  // NODE_GYP_FORCE_PYTHON is final; node-gyp passes over a --python or
+  // PYTHON that does not run to the ones on PATH.
+  const candidates = env.NODE_GYP_FORCE_PYTHON
+    ? [env.NODE_GYP_FORCE_PYTHON]
+    : [env.npm_config_python, env.PYTHON, 'python3', 'python'].filter(Boolean);
   if (!candidates.some(runs)) missing.push(`python (${candidates.join(' or ')})`);
   if (!runs(env.MAKE || 'make')) missing.push('make');
   const compiler = env.CXX_target || env.CXX || 'g++'; // the Makefile's own default is g++

@@ -29,13 +29,16 @@ function loadError(): any {
   throw new Error('loadAddon loaded something');
 }
 
-test('with neither a build nor a prebuilt binary, it names where it looked and how to build', () => {
+const prebuiltOf = (arch: string, libc = 'glibc') => `prebuilds/linux-${arch}/missing.napi.${libc}.node`;
+const otherArch = process.arch === 'arm64' ? 'x64' : 'arm64';
+
+test('with neither a build nor a prebuilt binary, it names the files it looked for and how to build', () => {
   const error = loadError();
   expect(error.code).toBe('ERR_SHM_ADDON_NOT_FOUND');
   expect(error.tried).toEqual([
-    path.join(root, 'build', 'Release'),
-    path.join(root, 'build', 'Debug'),
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.napi.glibc.node'),
+    path.join(root, 'build', 'Release', 'missing.node'),
+    path.join(root, 'build', 'Debug', 'missing.node'),
+    path.join(root, prebuiltOf(process.arch)),
   ]);
   expect(error.message).toContain(`missing for ${process.platform}-${process.arch}: no build, and no prebuilt binary fits`);
   expect(error.message).toContain('shm-build-native');
@@ -45,26 +48,57 @@ test('a file that is no addon is named with the reason it does not load', () => 
   const file = place('build/Debug/missing.node', 'not an ELF file');
   const error = loadError();
   expect(error.code).toBe('ERR_SHM_ADDON_NOT_FOUND');
-  expect(error.message).toContain(`${file} does not load: `);
+  expect(error.message).toContain(`${file} does not load: it is not an ELF object`);
 });
 
 test('a prebuilt binary for this platform loads, and one for another architecture or libc is passed over', () => {
-  const otherArch = process.arch === 'arm64' ? 'x64' : 'arm64';
-  place(`prebuilds/linux-${otherArch}/missing.napi.glibc.node`, 'for another architecture');
-  place(`prebuilds/linux-${process.arch}/missing.napi.musl.node`, 'for another libc');
-  place(`prebuilds/linux-${process.arch}/missing.napi.glibc.node`, fs.readFileSync(posixBuild));
+  place(prebuiltOf(otherArch), 'for another architecture');
+  place(prebuiltOf(process.arch, 'musl'), 'for another libc');
+  place(prebuiltOf(process.arch), fs.readFileSync(posixBuild));
   const addon = loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing');
   expect(typeof addon.open).toBe('function');
 });
 
 test("the package's own build wins over a prebuilt binary", () => {
-  place(`prebuilds/linux-${process.arch}/missing.napi.glibc.node`, 'a prebuilt binary that would not load');
+  place(prebuiltOf(process.arch), 'a prebuilt binary that would not load');
   place('build/Release/missing.node', fs.readFileSync(posixBuild));
   expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function');
 });
 
 test("a build of the package's own that does not load (another machine's) gives way to the prebuilt binary that fits", () => {
   place('build/Release/missing.node', 'built for another architecture');
-  place(`prebuilds/linux-${process.arch}/missing.napi.glibc.node`, fs.readFileSync(posixBuild));
+  place(prebuiltOf(process.arch), fs.readFileSync(posixBuild));
   expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function');
+});
+
+test('npm_config_arch (what an install builds for) does not change what this process loads', () => {
+  place(prebuiltOf(process.arch), fs.readFileSync(posixBuild));
+  const saved = process.env.npm_config_arch;
+  process.env.npm_config_arch = otherArch;
+  try {
+    expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function'); // before: looked only in linux-<npm_config_arch>
+  } finally {
+    if (saved === undefined) delete process.env.npm_config_arch;
+    else process.env.npm_config_arch = saved;
+  }
+});
+
+test('the addon is found by its name: another .node file beside it, or a Release folder without it, changes nothing', () => {
+  place('build/Release/aaa-stray.node', 'not ours'); // first in the folder, and not ours
+  place('build/Debug/missing.node', fs.readFileSync(posixBuild));
+  expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function'); // before: the stray file was loaded, and Debug never
+});
+
+test('a truncated binary is refused before dlopen sees it (which would fault), with the reason', () => {
+  const whole = fs.readFileSync(posixBuild);
+  const file = place(prebuiltOf(process.arch), whole.subarray(0, Math.floor(whole.length / 2)));
+  const error = loadError();
+  expect(error.message).toContain(`${file} does not load: it is truncated (${Math.floor(whole.length / 2)} bytes of the ${whole.length} it needs)`);
+});
+
+test('a binary of another architecture is named as such', () => {
+  const foreign = Buffer.from(fs.readFileSync(posixBuild));
+  foreign.writeUInt16LE(process.arch === 'arm64' ? 62 : 183, 18); // e_machine
+  const file = place('build/Release/missing.node', foreign);
+  expect(loadError().message).toContain(`${file} does not load: it is built for ${otherArch}, not ${process.arch}`);
 });
