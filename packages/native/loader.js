@@ -14,12 +14,17 @@
 //
 // A file is checked to be a whole ELF shared object of this machine before
 // dlopen sees it: dlopen of a truncated file faults (SIGBUS) and kills the
-// process, and of another architecture's says only "wrong ELF class".
+// process, and of another architecture's says only that it cannot open it.
+// A file that is whole but damaged inside is dlopen's to judge.
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ELF_MACHINES = { x64: 62, arm64: 183 }; // EM_X86_64, EM_AARCH64
+const os = require('node:os');
+
+const ELF_MACHINES = { x64: 62, arm64: 183 }; // EM_X86_64, EM_AARCH64: the prebuilt architectures
+const ARCHES_64_BIT = new Set(['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el']);
 const PT_LOAD = 1;
+const PN_XNUM = 0xffff; // the program header count is elsewhere: its check is left to dlopen
 
 function libcTag() {
   return process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
@@ -40,26 +45,35 @@ function elfProblem(file) {
   } catch (error) {
     return `cannot be read (${error.code})`;
   }
-  if (bytes.length < 64 || bytes.readUInt32BE(0) !== 0x7f454c46) return 'is not an ELF object';
-  if (bytes[4] !== 2 || bytes[5] !== 1) return 'is not a 64-bit little-endian ELF object';
-  if (bytes.readUInt16LE(16) !== 3) return 'is not an ELF shared object';
-  const machine = bytes.readUInt16LE(18);
+  if (bytes.length < 52 || bytes.readUInt32BE(0) !== 0x7f454c46) return 'is not an ELF object';
+  const wide = ARCHES_64_BIT.has(process.arch);
+  const little = os.endianness() === 'LE';
+  if (bytes[4] !== (wide ? 2 : 1) || bytes[5] !== (little ? 1 : 2)) {
+    return `is not a ${wide ? 64 : 32}-bit ${little ? 'little' : 'big'}-endian ELF object`;
+  }
+  // Elf64_Ehdr / Elf32_Ehdr and _Phdr fields, in the machine's byte order.
+  const half = (at) => (little ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
+  const word = (at) => (little ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
+  const address = (at) => (wide ? Number(little ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at)) : word(at));
+  const field = wide
+    ? { phoff: 0x20, shoff: 0x28, phentsize: 0x36, phnum: 0x38, shentsize: 0x3a, shnum: 0x3c, header: 64, pOffset: 8, pFilesz: 32 }
+    : { phoff: 0x1c, shoff: 0x20, phentsize: 0x2a, phnum: 0x2c, shentsize: 0x2e, shnum: 0x30, header: 52, pOffset: 4, pFilesz: 16 };
+  if (bytes.length < field.header) return 'is not an ELF object';
+  if (half(16) !== 3) return 'is not an ELF shared object';
+  const machine = half(18);
   const expected = ELF_MACHINES[process.arch];
   if (expected !== undefined && machine !== expected) {
     const name = Object.keys(ELF_MACHINES).find((arch) => ELF_MACHINES[arch] === machine) ?? `ELF machine ${machine}`;
     return `is built for ${name}, not ${process.arch}`;
   }
   // What dlopen maps (each loadable segment) and what the tools read (the
-  // section headers, at the file's end) must lie inside the file.
-  let needed = Number(bytes.readBigUInt64LE(0x28)) + bytes.readUInt16LE(0x3a) * bytes.readUInt16LE(0x3c);
-  const programHeaders = Number(bytes.readBigUInt64LE(0x20));
-  const programHeaderSize = bytes.readUInt16LE(0x36);
-  for (let index = 0; index < bytes.readUInt16LE(0x38); index++) {
-    const at = programHeaders + index * programHeaderSize;
-    if (at + 56 > bytes.length) return `is truncated (${bytes.length} bytes, cut inside its program headers)`;
-    if (bytes.readUInt32LE(at) === PT_LOAD) {
-      needed = Math.max(needed, Number(bytes.readBigUInt64LE(at + 8) + bytes.readBigUInt64LE(at + 32)));
-    }
+  // section headers) must lie inside the file.
+  let needed = address(field.shoff) + half(field.shentsize) * half(field.shnum);
+  const count = half(field.phnum);
+  for (let index = 0; count !== PN_XNUM && index < count; index++) {
+    const at = address(field.phoff) + index * half(field.phentsize);
+    if (at + half(field.phentsize) > bytes.length) return `is truncated (${bytes.length} bytes, cut inside its program headers)`;
+    if (word(at) === PT_LOAD) needed = Math.max(needed, address(at + field.pOffset) + address(at + field.pFilesz));
   }
   return bytes.length < needed ? `is truncated (${bytes.length} bytes of the ${needed} it needs)` : undefined;
 }

@@ -39,9 +39,14 @@ function readPackageName() {
   }
 }
 
-/** The addon binding.gyp builds (its one target; a gyp file of ours is JSON). */
+/** The addon binding.gyp builds (its first target), or undefined when it names none. */
 function readAddonName() {
-  return JSON.parse(fs.readFileSync(path.join(packageRoot, 'binding.gyp'), 'utf8')).targets[0].target_name;
+  try {
+    const gyp = fs.readFileSync(path.join(packageRoot, 'binding.gyp'), 'utf8');
+    return /["']target_name["']\s*:\s*["']([^"']+)["']/.exec(gyp)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 function say(line) {
@@ -59,10 +64,13 @@ function prebuiltBinary() {
   if (!file || !fs.existsSync(file)) return { fits: false };
   const problem = elfProblem(file);
   if (problem) return { fits: true, loads: false, reason: `it ${problem}` };
-  const probe = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8', timeout: 60000 });
   if (probe.status === 0) return { fits: true, loads: true };
+  if (probe.error) return { fits: true, loads: false, reason: `loading it in a child process failed (${probe.error.message})` };
   const error = probe.stderr.split('\n').find((line) => /Error/.test(line));
-  const reason = probe.signal ? `loading it was killed by ${probe.signal}` : (error ?? `loading it exited with ${probe.status}`).trim();
+  const reason = probe.signal
+    ? `loading it was killed by ${probe.signal}`
+    : (error ?? `loading it exited with ${probe.status}`).replace(/^\s*Error: /, '').trim();
   return { fits: true, loads: false, reason };
 }
 
@@ -132,6 +140,11 @@ function nodeGypCommand() {
   } catch {
     return ['node-gyp']; // the one npm and pnpm put on PATH for install scripts
   }
+}
+
+if (addonName === undefined) {
+  say(`found no addon to load or build: ${path.join(packageRoot, 'binding.gyp')} is missing or names no target_name`);
+  process.exit(1);
 }
 
 const target = `${process.platform}-${process.arch}`;

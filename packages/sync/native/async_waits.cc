@@ -126,8 +126,8 @@ AsyncWaits::AsyncWaits(Napi::Env env) {
   // Without its watcher, a wait would outlive its memory: refuse to load.
   if (!WatchRangeReleases(EndWaitsInRange)) {
     throw CodedError(env, ErrorCode::kInvalidState,
-                     "Too many copies of @shm/sync's addon in this process: the range watchers are full (" +
-                         std::to_string(RangeReleaseWatchers::kMax) + ")");
+                     "Cannot watch released ranges: more than " + std::to_string(RangeReleaseWatchers::kMax) +
+                         " copies of @shm/sync's addon in this process, or it cannot stay loaded");
   }
   env.AddCleanupHook([this]() { CancelAll(); });
 }

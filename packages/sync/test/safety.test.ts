@@ -262,9 +262,10 @@ describe('waits', () => {
     // process.exit() with waitAsync calls pending runs static destructors
     // while their threads go on; one that finished then erased itself from
     // a freed set (a rare SIGSEGV, forced here by looking at what exit() runs).
-    const loaded = fs.readFileSync('/proc/self/maps', 'utf8').match(/\/\S*shm_sync\.node$/m);
     expect(binding.maxAsyncWaits).toBeGreaterThan(0); // the addon is loaded in this process
-    const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', loaded![0]], { encoding: 'utf8' });
+    const mapped = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').find((line) => /\/shm_sync[^/]*\.node$/.test(line));
+    expect(mapped).toBeDefined();
+    const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', mapped!.slice(mapped!.indexOf('/'))], { encoding: 'utf8' });
     expect(undefinedSymbols).toMatch(/\bsyscall\b/); // nm read the addon (futex calls go through syscall)
     expect(undefinedSymbols).not.toMatch(/__cxa_atexit/);
   });

@@ -35,7 +35,8 @@ function place(relative: string, contents: string | Buffer): string {
 }
 
 function install(env: Record<string, string> = {}) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(PYTHON|NODE_GYP_FORCE_PYTHON|npm_config_python|CXX|CXX_target|MAKE|npm_config_build_from_source)$/.test(name)));
+  const settings = /^(PYTHON|NODE_GYP_FORCE_PYTHON|npm_config_python|CXX|CXX_target|MAKE|npm_config_build_from_source|LIBC|PREBUILDS_ONLY)$/;
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !settings.test(name)));
   const result = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8', env: { ...clean, PATH: bin, ...env } });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
@@ -58,6 +59,16 @@ test('a truncated prebuilt binary: one line saying so, then the source build (he
   });
 });
 
+test('a binding.gyp that names no target: one line, no stack', () => {
+  fs.writeFileSync(path.join(root, 'binding.gyp'), '# no targets yet\n{}\n');
+  expect(install()).toEqual({
+    status: 1,
+    signal: null,
+    stdout: '',
+    stderr: `probe-package: found no addon to load or build: ${path.join(root, 'binding.gyp')} is missing or names no target_name\n`,
+  });
+});
+
 test('a prebuilt binary that kills the process loading it does not kill the install', () => {
   // A whole ELF object whose constructor faults, as a damaged relocation would.
   const source = place('faults.c', '#include <signal.h>\n__attribute__((constructor)) static void fault(void) { raise(SIGSEGV); }\n');
@@ -72,8 +83,8 @@ test('a prebuilt binary that kills the process loading it does not kill the inst
 });
 
 test('python is looked for as node-gyp looks: a PYTHON that does not run gives way to python3; NODE_GYP_FORCE_PYTHON is final', () => {
-  const python3 = ['/usr/bin/python3', '/usr/local/bin/python3'].find((file) => fs.existsSync(file));
-  if (!python3) throw new Error('this test needs python3, which node-gyp needs too');
+  // The interpreter itself (a shim on PATH may need the rest of PATH).
+  const python3 = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
   fs.symlinkSync(python3, path.join(bin, 'python3'));
   const missing = (env: Record<string, string>) => install({ npm_config_build_from_source: 'true', ...env }).stderr;
   expect(missing({ PYTHON: '/nonexistent/python' })).toBe('probe-package: cannot build the addon from source: missing make, a C++17 compiler (g++)\n'); // before: "missing python"

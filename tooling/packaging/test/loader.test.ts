@@ -1,4 +1,5 @@
 /** loadAddon: the package's own build first, else the prebuilt binary that fits, else one clear error. */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -73,14 +74,11 @@ test("a build of the package's own that does not load (another machine's) gives 
 
 test('npm_config_arch (what an install builds for) does not change what this process loads', () => {
   place(prebuiltOf(process.arch), fs.readFileSync(posixBuild));
-  const saved = process.env.npm_config_arch;
-  process.env.npm_config_arch = otherArch;
-  try {
-    expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function'); // before: looked only in linux-<npm_config_arch>
-  } finally {
-    if (saved === undefined) delete process.env.npm_config_arch;
-    else process.env.npm_config_arch = saved;
-  }
+  // In a fresh process: a loader may read the variable once, when it is first required.
+  const script = `const { loadAddon } = require(${JSON.stringify(require.resolve('@shm/native'))});
+    process.stdout.write(typeof loadAddon(${JSON.stringify(path.join(root, 'dist'))}, 'missing').open);`;
+  const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, npm_config_arch: otherArch } });
+  expect(output).toBe('function'); // before: it looked only in prebuilds/linux-<npm_config_arch>
 });
 
 test('the addon is found by its name: another .node file beside it, or a Release folder without it, changes nothing', () => {
@@ -94,6 +92,13 @@ test('a truncated binary is refused before dlopen sees it (which would fault), w
   const file = place(prebuiltOf(process.arch), whole.subarray(0, Math.floor(whole.length / 2)));
   const error = loadError();
   expect(error.message).toContain(`${file} does not load: it is truncated (${Math.floor(whole.length / 2)} bytes of the ${whole.length} it needs)`);
+});
+
+test('an object of another word size is named as such', () => {
+  const narrow = Buffer.from(fs.readFileSync(posixBuild));
+  narrow[4] = 1; // ELFCLASS32
+  const file = place('build/Release/missing.node', narrow);
+  expect(loadError().message).toContain(`${file} does not load: it is not a 64-bit little-endian ELF object`);
 });
 
 test('a binary of another architecture is named as such', () => {

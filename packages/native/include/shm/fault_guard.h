@@ -62,6 +62,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "stay_loaded.h"
+
 namespace shm::fault {
 namespace {  // internal linkage: see above
 
@@ -241,6 +243,8 @@ void OnFault(int signal, siginfo_t* info, void* context) {
 }
 
 void Install() {
+  // Handlers installed later chain to OnFault: its code must stay mapped.
+  StayLoaded(reinterpret_cast<const void*>(&OnFault));
   pageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   struct sigaction action = OurAction();
   sigaction(SIGSEGV, &action, &previousSegv);

@@ -15,11 +15,13 @@
 // The table is an inline variable: GCC emits it as a unique symbol, so every
 // addon of the process (loaded with RTLD_LOCAL) shares one table. Watchers
 // are plain functions of addons, which stay loaded for the life of the
-// process (StayLoaded, <shm/addon_exports.h>): a watcher is never removed.
+// process (<shm/stay_loaded.h>): a watcher is never removed.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
+
+#include "stay_loaded.h"
 
 namespace shm {
 
@@ -34,8 +36,10 @@ struct RangeReleaseWatchers {
 
 inline RangeReleaseWatchers rangeReleaseWatchers;
 
-// Adds `watcher` once, however often it is asked; false if the table is full.
+// Adds `watcher` once, however often it is asked, and keeps its addon
+// loaded; false if the table is full or the addon cannot stay loaded.
 inline bool WatchRangeReleases(RangeReleaseWatcher watcher) {
+  if (!StayLoaded(reinterpret_cast<const void*>(watcher))) return false;
   std::lock_guard<std::mutex> lock(rangeReleaseWatchers.mutex);
   for (int i = 0; i < rangeReleaseWatchers.count; i++) {
     if (rangeReleaseWatchers.watchers[i] == watcher) return true;
