@@ -98,6 +98,14 @@ export function tmpDirectory(purpose: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `${NAME_PREFIX}${purpose}-${process.pid}-`));
 }
 
+/** Writes `contents` to `relative` under `root`, making its folders; returns the file's path. */
+export function placeFile(root: string, relative: string, contents: string | Buffer): string {
+  const file = path.join(root, relative);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, contents);
+  return file;
+}
+
 /**
  * Removes what earlier test processes left when they were killed before
  * their cleanup ran (a run stopped by a signal, a crashed child): POSIX

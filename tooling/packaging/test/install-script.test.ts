@@ -6,8 +6,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { placeFile, tmpDirectory } from '@shm/test-support';
 
 const script = path.join(path.dirname(require.resolve('@shm/native/package.json')), 'bin', 'shm-build-native.js');
 const posixBuild = path.join(path.dirname(require.resolve('@shm/posix/package.json')), 'build', 'Release', 'shm_posix.node');
@@ -16,7 +16,7 @@ let root: string;
 let bin: string;
 
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), `shm-test-install-${process.pid}-`));
+  root = tmpDirectory('install');
   fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'probe-package' }));
   fs.writeFileSync(path.join(root, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'shm_probe', sources: [] }] }));
   fs.mkdirSync(path.join(root, 'native'));
@@ -27,12 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-function place(relative: string, contents: string | Buffer): string {
-  const file = path.join(root, relative);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, contents);
-  return file;
-}
+const place = (relative: string, contents: string | Buffer) => placeFile(root, relative, contents);
 
 function install(env: Record<string, string> = {}) {
   const settings = /^(PYTHON|NODE_GYP_FORCE_PYTHON|npm_config_python|CXX|CXX_target|MAKE|npm_config_build_from_source|LIBC|PREBUILDS_ONLY)$/;

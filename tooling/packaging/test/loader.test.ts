@@ -1,25 +1,20 @@
 /** loadAddon: the package's own build first, else the prebuilt binary that fits, else one clear error. */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { placeFile, tmpDirectory } from '@shm/test-support';
 import { loadAddon } from '@shm/native';
 
 const posixBuild = path.join(path.dirname(require.resolve('@shm/posix/package.json')), 'build', 'Release', 'shm_posix.node');
 let root: string;
 
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), `shm-test-loader-${process.pid}-`));
+  root = tmpDirectory('loader');
   fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'loader-test' }));
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-function place(relative: string, contents: string | Buffer): string {
-  const file = path.join(root, relative);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, contents);
-  return file;
-}
+const place = (relative: string, contents: string | Buffer) => placeFile(root, relative, contents);
 
 function loadError(): any {
   try {
