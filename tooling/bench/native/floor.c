@@ -2,11 +2,21 @@
  * The physical floor of the bench's floor section: the same system calls the
  * shm packages make, in a C loop, with nothing else. Compiled when the bench
  * runs (floor.ts). See shm_open(3), shm_unlink(3), ftruncate(2), mmap(2),
- * munmap(2), shmget(2), shmat(2), shmdt(2), shmctl(2), futex(2).
+ * munmap(2), shmget(2), shmat(2), shmdt(2), shmctl(2), futex(2), open(2)
+ * (O_TMPFILE), linkat(2), sigaction(2).
  *
  *   floor cycles <case> <name|key> <bytes> <warm-up> <count>
  *       case: posix-create-destroy | sysv-create-destroy |
- *             posix-get-detach | sysv-get-detach (the object must exist)
+ *             posix-get-detach | sysv-get-detach (the object must exist),
+ *             or any of them with -same-calls: the system calls the
+ *             packages make in that cycle (strace), their guarantees'
+ *             included: a POSIX object made whole before it is named
+ *             (open(O_TMPFILE) + linkat), the fault guard's check that its
+ *             handler is still installed (sigaction), and the placeholder
+ *             that holds a detached range (mmap(MAP_FIXED)); the
+ *             placeholder's munmap, which the packages make once the
+ *             buffer's finalizers have run (after the timed loop), is left
+ *             out on both sides.
  *   floor pingpong <warm-up> <count>
  *       round trips with a forked child over two futex words
  *
@@ -15,6 +25,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,11 +95,84 @@ static void sysv_get_detach(key_t key) {
   shmdt(base);
 }
 
+/* What the packages put where a detached mapping was (mapping.h). */
+static void placeholder(void *base, size_t bytes) {
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+  if (mmap(base, bytes, PROT_READ | PROT_WRITE, flags, -1, 0) == MAP_FAILED) fail("mmap placeholder");
+}
+
+/* The fault guard asks whether its handler is still the one installed. */
+static void guard_check(void) {
+  struct sigaction current;
+  sigaction(SIGBUS, NULL, &current);
+}
+
+static void posix_create_destroy_same_calls(const char *name, size_t bytes) {
+  char path[300];
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  int fd = open("/dev/shm", O_RDWR | O_CLOEXEC | O_TMPFILE, 0600);
+  if (fd == -1) fail("open O_TMPFILE");
+  if (ftruncate(fd, (off_t)bytes) == -1) fail("ftruncate");
+  void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) fail("mmap");
+  guard_check();
+  if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == -1) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == -1) fail("linkat");
+  }
+  close(fd);
+  placeholder(base, bytes);
+  if (unlink(path) == -1) fail("unlink");
+}
+
+static void posix_get_detach_same_calls(const char *name) {
+  char path[300];
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  int fd = open(path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) fail("open");
+  struct stat status;
+  if (fstat(fd, &status) == -1) fail("fstat");
+  void *base = mmap(NULL, (size_t)status.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) fail("mmap");
+  close(fd);
+  guard_check();
+  placeholder(base, (size_t)status.st_size);
+}
+
+/* The packages check the shmid still holds the key before IPC_RMID. */
+static void sysv_create_destroy_same_calls(key_t key, size_t bytes) {
+  int id = shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
+  if (id == -1) fail("shmget");
+  void *base = shmat(id, NULL, 0);
+  if (base == (void *)-1) fail("shmat");
+  placeholder(base, bytes);
+  struct shmid_ds status;
+  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+  if (shmctl(id, IPC_RMID, NULL) == -1) fail("shmctl");
+}
+
+/* After the detach, the attach count says whether the segment is to go. */
+static void sysv_get_detach_same_calls(key_t key) {
+  int id = shmget(key, 0, 0600);
+  if (id == -1) fail("shmget");
+  struct shmid_ds status;
+  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+  void *base = shmat(id, NULL, 0);
+  if (base == (void *)-1) fail("shmat");
+  placeholder(base, status.shm_segsz);
+  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+}
+
 static void cycle(const char *which, const char *target, size_t bytes) {
   if (strcmp(which, "posix-create-destroy") == 0) posix_create_destroy(target, bytes);
   else if (strcmp(which, "posix-get-detach") == 0) posix_get_detach(target);
   else if (strcmp(which, "sysv-create-destroy") == 0) sysv_create_destroy((key_t)strtoul(target, NULL, 10), bytes);
   else if (strcmp(which, "sysv-get-detach") == 0) sysv_get_detach((key_t)strtoul(target, NULL, 10));
+  else if (strcmp(which, "posix-create-destroy-same-calls") == 0) posix_create_destroy_same_calls(target, bytes);
+  else if (strcmp(which, "posix-get-detach-same-calls") == 0) posix_get_detach_same_calls(target);
+  else if (strcmp(which, "sysv-create-destroy-same-calls") == 0) sysv_create_destroy_same_calls((key_t)strtoul(target, NULL, 10), bytes);
+  else if (strcmp(which, "sysv-get-detach-same-calls") == 0) sysv_get_detach_same_calls((key_t)strtoul(target, NULL, 10));
   else {
     fprintf(stderr, "unknown case %s\n", which);
     exit(2);
