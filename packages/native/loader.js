@@ -41,10 +41,21 @@ function addonFiles(packageRoot, addonName) {
 function elfProblem(file) {
   let bytes;
   try {
+    // A FIFO or a device would block or never end a read: only a regular file is read.
+    if (!fs.statSync(file).isFile()) return 'is not a regular file';
     bytes = fs.readFileSync(file);
   } catch (error) {
     return `cannot be read (${error.code})`;
   }
+  try {
+    return headerProblem(bytes);
+  } catch {
+    return 'is not a valid ELF object (its headers point outside the file)'; // a read past the end
+  }
+}
+
+/** elfProblem's reading of the headers; may throw ERR_OUT_OF_RANGE on a header that points outside the file. */
+function headerProblem(bytes) {
   if (bytes.length < 52 || bytes.readUInt32BE(0) !== 0x7f454c46) return 'is not an ELF object';
   const wide = ARCHES_64_BIT.has(process.arch);
   const little = os.endianness() === 'LE';
@@ -59,6 +70,7 @@ function elfProblem(file) {
     ? { phoff: 0x20, shoff: 0x28, phentsize: 0x36, phnum: 0x38, shentsize: 0x3a, shnum: 0x3c, header: 64, pOffset: 8, pFilesz: 32 }
     : { phoff: 0x1c, shoff: 0x20, phentsize: 0x2a, phnum: 0x2c, shentsize: 0x2e, shnum: 0x30, header: 52, pOffset: 4, pFilesz: 16 };
   if (bytes.length < field.header) return 'is not an ELF object';
+  const minimumEntry = wide ? 56 : 32; // sizeof(Elf64_Phdr), sizeof(Elf32_Phdr)
   if (half(16) !== 3) return 'is not an ELF shared object';
   const machine = half(18);
   const expected = ELF_MACHINES[process.arch];
@@ -70,6 +82,7 @@ function elfProblem(file) {
   // section headers) must lie inside the file.
   let needed = address(field.shoff) + half(field.shentsize) * half(field.shnum);
   const count = half(field.phnum);
+  if (count !== 0 && half(field.phentsize) < minimumEntry) return 'is not a valid ELF object (its program headers are too small)';
   for (let index = 0; count !== PN_XNUM && index < count; index++) {
     const at = address(field.phoff) + index * half(field.phentsize);
     if (at + half(field.phentsize) > bytes.length) return `is truncated (${bytes.length} bytes, cut inside its program headers)`;

@@ -85,7 +85,9 @@ function newestUnder(dir) {
   }
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestUnder(full) : fs.statSync(full).mtimeMs);
+    // A link to nothing counts by its own time (the build will say what is missing).
+    const time = entry.isDirectory() ? newestUnder(full) : (fs.statSync(full, { throwIfNoEntry: false }) ?? fs.lstatSync(full)).mtimeMs;
+    newest = Math.max(newest, time);
   }
   return newest;
 }

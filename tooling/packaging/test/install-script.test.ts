@@ -64,6 +64,26 @@ test('a binding.gyp that names no target: one line, no stack', () => {
   });
 });
 
+test('a FIFO where the prebuilt binary would be: one line, never a hang', () => {
+  const fifo = place(prebuilt, '');
+  fs.rmSync(fifo);
+  execFileSync('mkfifo', [fifo]);
+  expect(install()).toEqual({
+    status: 1,
+    signal: null, // before: the install blocked reading it
+    stdout: '',
+    stderr: `probe-package: the prebuilt binary for linux-${process.arch} does not load here (it is not a regular file), and cannot build the addon from source: ${noTools}\n`,
+  });
+});
+
+test('a link to nothing among the sources: the script still decides, never a stack', () => {
+  fs.symlinkSync('/nonexistent', path.join(root, 'native', 'editor-lock.cc'));
+  const build = place('build/Release/shm_probe.node', fs.readFileSync(posixBuild));
+  const later = new Date(Date.now() + 60_000);
+  fs.utimesSync(build, later, later); // newer than every source, whatever the clock's grain
+  expect(install()).toEqual({ status: 0, signal: null, stdout: '', stderr: '' }); // the build is newer than every source
+});
+
 test('a prebuilt binary that kills the process loading it does not kill the install', () => {
   // A whole ELF object whose constructor faults, as a damaged relocation would.
   const source = place('faults.c', '#include <signal.h>\n__attribute__((constructor)) static void fault(void) { raise(SIGSEGV); }\n');

@@ -102,3 +102,20 @@ test('a binary of another architecture is named as such', () => {
   const file = place('build/Release/missing.node', foreign);
   expect(loadError().message).toContain(`${file} does not load: it is built for ${otherArch}, not ${process.arch}`);
 });
+
+test('a FIFO, or an object whose headers point outside it, is passed over with its reason: never a hang or a bare RangeError', () => {
+  const fifo = path.join(root, 'build', 'Release', 'missing.node');
+  fs.mkdirSync(path.dirname(fifo), { recursive: true });
+  execFileSync('mkfifo', [fifo]); // before: readFileSync blocked for ever
+  const bad = Buffer.from(fs.readFileSync(posixBuild).subarray(0, 4096));
+  bad.writeBigUInt64LE(BigInt(bad.length - 2), 0x20); // e_phoff at the end of the file
+  bad.writeUInt16LE(0, 0x36); // e_phentsize 0
+  bad.writeUInt16LE(100, 0x38); // e_phnum
+  const debug = place('build/Debug/missing.node', bad); // before: RangeError ERR_OUT_OF_RANGE out of loadAddon
+  place(prebuiltOf(process.arch), fs.readFileSync(posixBuild));
+  expect(typeof loadAddon<{ open: unknown }>(path.join(root, 'dist'), 'missing').open).toBe('function');
+  fs.rmSync(path.join(root, 'prebuilds'), { recursive: true });
+  const { message } = loadError();
+  expect(message).toContain(`${fifo} does not load: it is not a regular file`);
+  expect(message).toContain(`${debug} does not load: it is not a valid ELF object (its program headers are too small)`);
+});
