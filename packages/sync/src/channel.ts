@@ -226,7 +226,8 @@ export class Channel {
 
   private *sendSteps(payload: Uint8Array, deadline: number): Steps<boolean> {
     yield STEP;
-    const need = LENGTH_BYTES + padded(payload.length);
+    const bytes = payload.length;
+    const need = LENGTH_BYTES + padded(bytes);
     const write = this.header[WRITE] >>> 0; // only this side moves it: a plain read, no step needed
     for (;;) {
       const closed = Atomics.load(this.header, CLOSED) !== 0;
@@ -242,8 +243,12 @@ export class Channel {
       if (movesSoon(this.header, READ, read, this.spinReads)) continue;
       yield* this.sleepWhile(SENDER_WAITING, READ, read, remaining);
     }
+    // The message's own memory may have gone while the send waited for room.
+    if (payload.length !== bytes) {
+      throw codedError('ERR_INVALID_STATE', 'The message has no memory: its buffer was detached while the send waited for room; nothing was sent');
+    }
     const position = write & (this.capacity - 1);
-    this.words[position >> 2] = payload.length;
+    this.words[position >> 2] = bytes;
     this.copyIn(payload, (position + LENGTH_BYTES) & (this.capacity - 1));
     Atomics.store(this.header, WRITE, (write + need) | 0); // publishes the record
     yield STEP;
@@ -259,6 +264,7 @@ export class Channel {
 
   private *receiveSteps(deadline: number, into?: Uint8Array): Steps<Uint8Array | number | null> {
     yield STEP;
+    const room = into?.length;
     const read = this.header[READ] >>> 0; // only this side moves it: a plain read, no step needed
     let available: number;
     for (;;) {
@@ -283,6 +289,9 @@ export class Channel {
     const size = LENGTH_BYTES + padded(length);
     if (length > this.maxMessageBytes || size > available) {
       throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
+    }
+    if (into !== undefined && into.length !== room) {
+      throw codedError('ERR_INVALID_STATE', 'The target has no memory: its buffer was detached while the receive waited; the message stays in the ring');
     }
     if (into !== undefined && length > into.length) {
       const message = `A message of ${length} bytes does not fit the ${into.length} bytes given; it stays in the ring`;

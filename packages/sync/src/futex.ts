@@ -3,7 +3,8 @@
  * other processes map too. They are Linux futexes without the private flag,
  * so a notify wakes waiters in every process that maps the same segment.
  */
-import { codedError, invalidArgType, outOfRange } from '@shm/types';
+import { types } from 'node:util';
+import { codedError, invalidArgType, isSegmentBuffer, outOfRange } from '@shm/types';
 import { binding } from './binding';
 import type { WaitResult } from './native';
 
@@ -28,6 +29,23 @@ export const MAX_ASYNC_WAITS: number = binding.maxAsyncWaits;
 export function detachedError(): Error {
   return codedError('ERR_INVALID_STATE', 'The array has no memory: its segment was detached or destroyed');
 }
+
+/**
+ * Whether `array`'s memory stays while an asynchronous wait on it is pending,
+ * or says when it goes: a SharedArrayBuffer (it is never freed while
+ * referenced, and only grows) or a segment's buffer (its detach ends the
+ * wait at once). An ordinary ArrayBuffer can be freed under a pending wait
+ * (transfer(), resize(), a transfer list) with nothing told, so the wait's
+ * thread would read freed memory or sleep for ever; Atomics.waitAsync
+ * refuses it too. The binding trusts this check: only JavaScript can tell a
+ * segment's buffer from an ordinary one.
+ */
+export function outlivesAsyncWaits(array: WaitableArray): boolean {
+  return types.isSharedArrayBuffer(array.buffer) || isSegmentBuffer(array.buffer);
+}
+
+const ASYNC_MEMORY =
+  "over a SharedArrayBuffer or a segment's memory (an ordinary ArrayBuffer may be freed while an asynchronous wait is pending)";
 
 /** Checks the array and index of a cell; returns the array. */
 export function validateCell(array: unknown, index: unknown): WaitableArray {
@@ -137,6 +155,7 @@ export function waitAsync(
   options?: WaitAsyncOptions,
 ): Promise<WaitResult> {
   const cells = validateCell(array, index);
+  if (!outlivesAsyncWaits(cells)) throw invalidArgType('array', ASYNC_MEMORY, array);
   const value = validateExpected(cells, expected);
   const timeout = validateTimeout(timeoutMs);
   return binding.waitAsync(cells, index, value, timeout, validateRef(options));

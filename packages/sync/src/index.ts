@@ -7,10 +7,10 @@
  *  - Channel: a single-producer / single-consumer ring of byte messages.
  *
  * They work on any Int32Array / BigInt64Array (Mutex and Channel: any
- * memory) from @shm/posix, @shm/sysv or @shm/core. Over ordinary memory they
- * work too, but only threads of this process can wake them (over a
- * SharedArrayBuffer, workers can; over an ArrayBuffer, only this thread's
- * waitAsync callers).
+ * memory) from @shm/posix, @shm/sysv or @shm/core. Over a SharedArrayBuffer
+ * they work too, between the threads of this process; over an ordinary
+ * ArrayBuffer only the blocking calls do (transfer() or resize() can free it
+ * under a pending asynchronous wait, so those refuse it).
  */
 export { MAX_ASYNC_WAITS, notify, wait, waitAsync } from './futex';
 export type { WaitableArray, WaitAsyncOptions, WaitOptions, WaitResult } from './futex';

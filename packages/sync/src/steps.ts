@@ -14,6 +14,7 @@
  */
 import { codedError } from '@shm/types';
 import { binding } from './binding';
+import { detachedError, outlivesAsyncWaits } from './futex';
 import type { WaitableArray, WaitResult } from './futex';
 
 /** Another side may run here. */
@@ -179,10 +180,25 @@ function performBlocking(step: Step): WaitResult | undefined {
   }
 }
 
-/** What the steps that take time give (a wait, a turn), as a promise. */
-function performLater(step: WaitRequest | TurnRequest): Promise<WaitResult> {
+/**
+ * What the steps that take time give (a wait, a turn), as a promise. An
+ * asynchronous wait needs memory that outlives it (outlivesAsyncWaits); a
+ * wait whose memory was detached meanwhile by anyone (a transfer() moves a
+ * segment's buffer away without our detach) ends as a detach does, before
+ * the steps touch the memory again.
+ */
+async function performLater(step: WaitRequest | TurnRequest): Promise<WaitResult> {
   if (step.kind === 'turn') return step.turns.whenFirst(step.ticket, step.timeoutMs);
-  return binding.waitAsync(step.array, step.index, step.expected, step.timeoutMs, true, ...alsoArguments(step));
+  if (!outlivesAsyncWaits(step.array) || (step.also && !outlivesAsyncWaits(step.also.array))) {
+    throw codedError(
+      'ERR_INVALID_STATE',
+      "An asynchronous call needs memory held by a SharedArrayBuffer or a segment: this object's is an ordinary ArrayBuffer, " +
+        'which transfer() or resize() could free while it waits (the blocking calls take it)',
+    );
+  }
+  const result = await binding.waitAsync(step.array, step.index, step.expected, step.timeoutMs, true, ...alsoArguments(step));
+  if (step.array.length === 0 || (step.also && step.also.array.length === 0)) throw detachedError();
+  return result;
 }
 
 /** What performing a step gave: the result to resume the steps with, or the error to throw into them. */

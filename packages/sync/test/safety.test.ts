@@ -220,6 +220,83 @@ describe('waits', () => {
     await Promise.all([expect(receiving).rejects.toEqual(detached), expect(locking).rejects.toEqual(detached)]);
   });
 
+  test('memory that can be freed under a pending wait (an ordinary ArrayBuffer) is refused at the call: no wait reads freed memory', () => {
+    // Without futex_waitv, a wait's thread reads a 64-bit cell's high half
+    // between slices: after a transfer freed the buffer, that read faulted.
+    const script = `
+      const sync = require(${JSON.stringify(SYNC)});
+      const said = [];
+      const ordinary = new ArrayBuffer(64 << 20);
+      try { sync.waitAsync(new BigInt64Array(ordinary), 0, 0n, 2000); said.push('pending'); } catch (error) { said.push(error.code); }
+      structuredClone(ordinary, { transfer: [ordinary] }); // frees it here, on every line
+      globalThis.gc?.();
+      const channel = sync.Channel.create(new Uint8Array(1024));
+      const growing = new ArrayBuffer(1024, { maxByteLength: 4096 });
+      new BigInt64Array(growing, 0, 1)[0] = 1n << 40n; // held by an owner no slot names: lockAsync must wait
+      const lock = new sync.Mutex(new Uint8Array(growing));
+      Promise.allSettled([channel.receiveAsync(200), lock.lockAsync(200)]).then((results) => {
+        for (const result of results) said.push(result.status === 'rejected' ? result.reason.code : 'resolved');
+        channel.send(new Uint8Array([7])); // the blocking calls take ordinary memory
+        said.push(String(channel.receive(0)[0]));
+        setTimeout(() => process.stdout.write(said.join(' ')), 300);
+      });`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], {
+      timeout: 20000,
+      encoding: 'utf8',
+      env: { ...process.env, SHM_SYNC_NO_FUTEX_WAITV: '1' },
+    });
+    expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: null, stderr: '' }); // before: SIGSEGV
+    expect(child.stdout).toBe('ERR_INVALID_ARG_TYPE ERR_INVALID_STATE ERR_INVALID_STATE 7');
+  });
+
+  test("a pending receiveAsync whose segment's buffer transfer() moves away ends with ERR_INVALID_STATE, not a bare TypeError", async () => {
+    const transfer = (ArrayBuffer.prototype as { transfer?: unknown }).transfer;
+    if (typeof transfer !== 'function') {
+      expect(process.versions.node.split('.')[0]).toBe('20'); // Node 20 has no transfer(), and copies marked buffers in a transfer list
+      return;
+    }
+    const { memory, receiver } = channelPair();
+    const receiving = receiver.receiveAsync(300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const moved = (memory.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer(); // no detach of ours: the wait is not told
+    expect(moved.byteLength).toBeGreaterThan(0);
+    await expect(receiving).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' })); // before: TypeError, no code
+  });
+
+  test('a sendAsync whose message is destroyed while it waits for room sends nothing and says so; the ring stays whole', async () => {
+    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
+    const sender = Channel.create(ring);
+    const receiver = Channel.attach(ring);
+    while (sender.send(new Uint8Array(20).fill(1), 0)); // full
+    const messageName = scratch.name();
+    const message = posix.create(20, 'Uint8Array', messageName)!;
+    message.fill(9);
+    const sending = sender.sendAsync(message, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(messageName);
+    expect(receiver.receive(0)).toEqual(new Uint8Array(20).fill(1)); // room, and a notify
+    await expect(sending).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' })); // before: TypeError, no code
+    expect(sender.send(new Uint8Array([5, 6]), 0)).toBe(true);
+    const rest: Uint8Array[] = [];
+    for (let next = receiver.receive(0); next !== null; next = receiver.receive(0)) rest.push(next);
+    expect(rest.at(-1)).toEqual(new Uint8Array([5, 6]));
+    expect(rest.slice(0, -1).every((each) => each.length === 20 && each.every((byte) => byte === 1))).toBe(true);
+  });
+
+  test('a receiveIntoAsync whose target is destroyed while it waits leaves the message in the ring and says so', async () => {
+    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
+    const sender = Channel.create(ring);
+    const receiver = Channel.attach(ring);
+    const targetName = scratch.name();
+    const target = posix.create(16, 'Uint8Array', targetName)!;
+    const receiving = receiver.receiveIntoAsync(target, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(targetName);
+    sender.send(Buffer.from('kept'));
+    await expect(receiving).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' })); // before: ERR_OUT_OF_RANGE, "does not fit the 0 bytes"
+    expect(Buffer.from(receiver.receive(0)!).toString()).toBe('kept');
+  });
+
   test('notify on a 64-bit cell counts each waiter once', async () => {
     const cells = new BigInt64Array(new SharedArrayBuffer(8));
     const pending = waitAsync(cells, 0, 0n, 5000);
