@@ -10,8 +10,9 @@
 //    mmap(MAP_FIXED) (pages that are still there stay shared; neighbouring
 //    zero pages merge into one mapping), marks the range as having lost
 //    pages, and lets the access retry: reads there see zeros, writes land in
-//    that page. Where vm.max_map_count leaves no room to split the mapping,
-//    the whole range becomes zero pages instead (no split). The binding
+//    that page. Once the process has zeroed kPageSplitBudget pages so in
+//    ranges still guarded, or where vm.max_map_count leaves no room to split
+//    the mapping, the whole range becomes zero pages instead (no split). The binding
 //    reports it at the next call on that segment (TakeLostPages), once.
 //  - A read-only System V attachment (kReadonly, shmat SHM_RDONLY): a write
 //    raises SIGSEGV (SEGV_ACCERR). The kernel offers no private writable view
@@ -87,11 +88,22 @@ struct Slot {
   std::atomic<uintptr_t> end{0};
   std::atomic<uint32_t> kind{0};
   std::atomic<uint64_t> state{0};     // generation << 32 | flags
+  std::atomic<uint32_t> splits{0};    // kFile: lost pages zeroed one by one, each a split of the mapping
   std::atomic<bool> claimed{false};
 };
 
+// How many lost pages the process may zero one by one: each splits its
+// mapping in up to three. Past it, a loss zeroes its whole range instead (one
+// mapping for all of it, which takes the splits back), so a peer that empties
+// an object under sparse reads cannot drive the process to vm.max_map_count,
+// where no mapping, zero pages included, can be made and V8 aborts. Well
+// inside the mapping budget's headroom (mapping_budget.h): at most 2,048
+// mappings. A range gives its splits back when it is unregistered.
+constexpr int64_t kPageSplitBudget = 1024;
+
 Slot slots[kSlots];
 std::atomic<uint64_t> lostEpoch{0};  // how many times pages were lost, ever
+std::atomic<int64_t> pageSplitsLeft{kPageSplitBudget};
 std::atomic<uint32_t> nextHint{0};
 struct sigaction previousSegv;
 struct sigaction previousBus;
@@ -154,11 +166,35 @@ bool MapZeros(uintptr_t from, uintptr_t to) {
               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
 }
 
-// A private zero page over the lost page; the whole range when the page
-// alone would need a split that vm.max_map_count does not allow.
+bool TakePageSplit() {
+  int64_t left = pageSplitsLeft.load(std::memory_order_relaxed);
+  while (left > 0 && !pageSplitsLeft.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+  }
+  return left > 0;
+}
+
+void GiveBackSplits(Slot* slot) {
+  pageSplitsLeft.fetch_add(slot->splits.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+// A private zero page over the lost page; the whole range when the budget of
+// splits is spent or the page alone would need a split that
+// vm.max_map_count does not allow.
 bool ZeroLostPage(Slot* slot, uint64_t generation, uintptr_t address, uintptr_t start, uintptr_t end) {
   uintptr_t page = PageDown(address);
-  if (!MapZeros(page, page + pageSize) && !MapZeros(start, end)) return false;
+  bool alone = false;
+  if (TakePageSplit()) {
+    alone = MapZeros(page, page + pageSize);
+    if (alone) {
+      slot->splits.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      pageSplitsLeft.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!alone) {
+    if (!MapZeros(start, end)) return false;
+    GiveBackSplits(slot);  // one mapping again
+  }
   uint64_t state = slot->state.load(std::memory_order_acquire);
   if (!(state & kReported)) SetIfCurrent(slot, generation, kLostPages);
   lostEpoch.fetch_add(1, std::memory_order_acq_rel);
@@ -297,7 +333,9 @@ void Unregister(int index) {
   slot.start.store(0, std::memory_order_relaxed);
   slot.end.store(0, std::memory_order_relaxed);
   slot.kind.store(0, std::memory_order_relaxed);
-  // A handler still working on the old range now changes nothing.
+  // A handler still working on the old range now changes nothing (bar a
+  // split it counts after this: one unit of the budget, lost).
+  GiveBackSplits(&slot);
   uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
   slot.state.store(generation << 32, std::memory_order_release);
   slot.sequence.fetch_add(1, std::memory_order_release);

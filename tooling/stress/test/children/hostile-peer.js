@@ -238,6 +238,25 @@ async function main() {
     assert.strictEqual(fs.existsSync(`/dev/shm${name}`), false);
   });
 
+  await check('a peer empties a large object under sparse reads: zeros, a bounded number of mappings, and the process goes on', () => {
+    const pages = 16384; // 64 MiB
+    const view = posix.create(pages * PAGE, 'Uint8Array', name, undefined, { reserve: false });
+    const before = mapCount();
+    execFileSync('truncate', ['-s', '0', `/dev/shm${name}`]);
+    let sum = 0;
+    for (let page = 0; page < pages; page += 2) sum += view[page * PAGE]; // every other page: no two zero pages merge
+    assert.strictEqual(sum, 0);
+    // At most 1,024 pages are zeroed one by one (two splits each); then the
+    // whole view. Before: a mapping per lost page, up to vm.max_map_count,
+    // where the next fault killed the process and V8 aborted.
+    const added = mapCount() - before;
+    assert.ok(added <= 2 * 1024 + 16, `${added} new mappings`);
+    const kept = [];
+    for (let round = 0; round < 20; round++) kept.push(new Array(100000).fill(round)); // V8 still maps
+    assert.strictEqual(kept.length, 20);
+    assert.throws(() => posix.destroy(name), { code: 'ERR_SHM_TRUNCATED' });
+  });
+
   await check('a loss in a view dropped without detach is reported by the next get of that name', async () => {
     let view = posix.create(2 * PAGE, 'Uint8Array', name);
     fs.truncateSync(`/dev/shm${name}`, PAGE);
