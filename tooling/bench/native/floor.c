@@ -74,27 +74,6 @@ static void posix_get_detach(const char *name) {
   munmap(base, (size_t)status.st_size);
 }
 
-/* shmget + shmat, then shmdt + shmctl(IPC_RMID). */
-static void sysv_create_destroy(key_t key, size_t bytes) {
-  int id = shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
-  if (id == -1) fail("shmget");
-  void *base = shmat(id, NULL, 0);
-  if (base == (void *)-1) fail("shmat");
-  shmdt(base);
-  if (shmctl(id, IPC_RMID, NULL) == -1) fail("shmctl");
-}
-
-/* shmget + shmctl(IPC_STAT) + shmat, then shmdt. */
-static void sysv_get_detach(key_t key) {
-  int id = shmget(key, 0, 0600);
-  if (id == -1) fail("shmget");
-  struct shmid_ds status;
-  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
-  void *base = shmat(id, NULL, 0);
-  if (base == (void *)-1) fail("shmat");
-  shmdt(base);
-}
-
 /* What the packages put where a detached mapping was (mapping.h). */
 static void placeholder(void *base, size_t bytes) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
@@ -140,39 +119,49 @@ static void posix_get_detach_same_calls(const char *name) {
   placeholder(base, (size_t)status.st_size);
 }
 
-/* The packages check the shmid still holds the key before IPC_RMID. */
-static void sysv_create_destroy_same_calls(key_t key, size_t bytes) {
+/* The end of a System V attachment: shmdt for the floor; for ours, the
+ * placeholder, then IPC_STAT (on destroy: the shmid still holds the key; on
+ * detach: whether the attach count says the segment is to go). */
+static void sysv_end(int id, void *base, size_t bytes, int same_calls) {
+  if (!same_calls) {
+    shmdt(base);
+    return;
+  }
+  placeholder(base, bytes);
+  struct shmid_ds status;
+  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+}
+
+/* shmget + shmat, then the end of the attachment + shmctl(IPC_RMID). */
+static void sysv_create_destroy(key_t key, size_t bytes, int same_calls) {
   int id = shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
   if (id == -1) fail("shmget");
   void *base = shmat(id, NULL, 0);
   if (base == (void *)-1) fail("shmat");
-  placeholder(base, bytes);
-  struct shmid_ds status;
-  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+  sysv_end(id, base, bytes, same_calls);
   if (shmctl(id, IPC_RMID, NULL) == -1) fail("shmctl");
 }
 
-/* After the detach, the attach count says whether the segment is to go. */
-static void sysv_get_detach_same_calls(key_t key) {
+/* shmget + shmctl(IPC_STAT) + shmat, then the end of the attachment. */
+static void sysv_get_detach(key_t key, int same_calls) {
   int id = shmget(key, 0, 0600);
   if (id == -1) fail("shmget");
   struct shmid_ds status;
   if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
   void *base = shmat(id, NULL, 0);
   if (base == (void *)-1) fail("shmat");
-  placeholder(base, status.shm_segsz);
-  if (shmctl(id, IPC_STAT, &status) == -1) fail("shmctl");
+  sysv_end(id, base, status.shm_segsz, same_calls);
 }
 
 static void cycle(const char *which, const char *target, size_t bytes) {
   if (strcmp(which, "posix-create-destroy") == 0) posix_create_destroy(target, bytes);
   else if (strcmp(which, "posix-get-detach") == 0) posix_get_detach(target);
-  else if (strcmp(which, "sysv-create-destroy") == 0) sysv_create_destroy((key_t)strtoul(target, NULL, 10), bytes);
-  else if (strcmp(which, "sysv-get-detach") == 0) sysv_get_detach((key_t)strtoul(target, NULL, 10));
+  else if (strcmp(which, "sysv-create-destroy") == 0) sysv_create_destroy((key_t)strtoul(target, NULL, 10), bytes, 0);
+  else if (strcmp(which, "sysv-get-detach") == 0) sysv_get_detach((key_t)strtoul(target, NULL, 10), 0);
   else if (strcmp(which, "posix-create-destroy-same-calls") == 0) posix_create_destroy_same_calls(target, bytes);
   else if (strcmp(which, "posix-get-detach-same-calls") == 0) posix_get_detach_same_calls(target);
-  else if (strcmp(which, "sysv-create-destroy-same-calls") == 0) sysv_create_destroy_same_calls((key_t)strtoul(target, NULL, 10), bytes);
-  else if (strcmp(which, "sysv-get-detach-same-calls") == 0) sysv_get_detach_same_calls((key_t)strtoul(target, NULL, 10));
+  else if (strcmp(which, "sysv-create-destroy-same-calls") == 0) sysv_create_destroy((key_t)strtoul(target, NULL, 10), bytes, 1);
+  else if (strcmp(which, "sysv-get-detach-same-calls") == 0) sysv_get_detach((key_t)strtoul(target, NULL, 10), 1);
   else {
     fprintf(stderr, "unknown case %s\n", which);
     exit(2);
