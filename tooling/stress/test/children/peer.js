@@ -35,10 +35,12 @@ if (action === 'add') {
     if (i % 4096 === 0) process.send({ written: i + 1 });
   }
   process.send({ written: view.length });
-  setInterval(() => {}, 1000); // hold the attachment until killed
+  // Holds the attachment until killed: the timer uses the view, so no GC
+  // collects (and detaches) it meanwhile.
+  setInterval(() => view.length, 1000);
 } else if (action === 'create-and-hang') {
-  backend.create(16, 'Buffer', key);
+  const object = backend.create(16, 'Buffer', key);
   const segment = backend.create(16);
   process.send({ sysvKey: segment.key });
-  setInterval(() => {}, 1000);
+  setInterval(() => object.length + segment.length, 1000); // holds both, as above
 }
