@@ -7,13 +7,17 @@
 //    SIGBUS (BUS_ADRERR); so does a first write when /dev/shm has no room
 //    for the page (an object created with reserve: false). The handler maps
 //    a private zero page over the faulting page alone, in one
-//    mmap(MAP_FIXED) (pages that are still there stay shared; neighbouring
-//    zero pages merge into one mapping), marks the range as having lost
-//    pages, and lets the access retry: reads there see zeros, writes land in
-//    that page. Once the process has zeroed kPageSplitBudget pages so in
-//    ranges still guarded, or where vm.max_map_count leaves no room to split
-//    the mapping, the whole range becomes zero pages instead (no split). The binding
-//    reports it at the next call on that segment (TakeLostPages), once.
+//    mmap(MAP_FIXED) (pages that are still there stay shared), marks the
+//    range as having lost pages, and lets the access retry: reads there see
+//    zeros, writes land in that page. A zero page next to the run of zero
+//    pages the handler made last in that range merges with it (no new
+//    mapping), so a scan that runs forward or backward past a new end costs
+//    no budget however long it is. A zero page elsewhere splits the mapping:
+//    once a range has made kRangeSplitBudget such splits, or the process
+//    kProcessSplitBudget in ranges still guarded, or where vm.max_map_count
+//    leaves no room to split, the whole range becomes zero pages instead
+//    (one mapping). The binding reports it at the next call on that segment
+//    (TakeLostPages), once.
 //  - A read-only System V attachment (kReadonly, shmat SHM_RDONLY): a write
 //    raises SIGSEGV (SEGV_ACCERR). The kernel offers no private writable view
 //    of a System V segment, so the handler replaces the whole attachment, in
@@ -75,35 +79,47 @@ constexpr int kSlots = 1 << 16;
 
 namespace detail {
 
-// A slot's state: the registration's generation in the high 32 bits, flags below.
+// A slot's state: the registration's generation in the high 32 bits, then
+// the splits its range made (kFile, 16 bits), then flags. One word, so that a
+// split is counted to the registration that made it and to no later one.
 constexpr uint64_t kLostPages = 1;  // kFile: pages were replaced by zeros, not reported yet
 constexpr uint64_t kReported = 2;   // kFile: a loss was reported; later ones of this range are not
 constexpr uint64_t kCopying = 4;    // kReadonly: a handler is making the private copy
 constexpr uint64_t kCopied = 8;     // kReadonly: the range is a private copy now
-constexpr uint64_t kFlags = 0xffffffffu;
+constexpr int kSplitsShift = 16;
+constexpr uint64_t kSplitsMask = uint64_t{0xffff} << kSplitsShift;
 
 struct Slot {
   std::atomic<uint32_t> sequence{0};  // odd while start / end / kind are written
   std::atomic<uintptr_t> start{0};    // 0: free
   std::atomic<uintptr_t> end{0};
   std::atomic<uint32_t> kind{0};
-  std::atomic<uint64_t> state{0};     // generation << 32 | flags
-  std::atomic<uint32_t> splits{0};    // kFile: lost pages zeroed one by one, each a split of the mapping
+  std::atomic<uint64_t> state{0};     // generation << 32 | splits << 16 | flags
+  // kFile: the run of zero pages the handler made last, as page indexes in
+  // the range, first << 32 | past-the-last; 0: none yet. Only a guide to
+  // which faults need no split: an update lost to a race, or one a handler
+  // still working on the range before makes, lets one split at most go
+  // uncounted, or counts one that was not needed.
+  std::atomic<uint64_t> zeroRun{0};
   std::atomic<bool> claimed{false};
 };
 
-// How many lost pages the process may zero one by one: each splits its
-// mapping in up to three. Past it, a loss zeroes its whole range instead (one
-// mapping for all of it, which takes the splits back), so a peer that empties
-// an object under sparse reads cannot drive the process to vm.max_map_count,
-// where no mapping, zero pages included, can be made and V8 aborts. Well
+// How many times the handler may split mappings by zeroing a lost page apart
+// from the others (each split adds up to two mappings). Past either budget a
+// loss zeroes its whole range instead (one mapping for all of it, which gives
+// the range's splits back), so a peer that empties an object under sparse
+// reads cannot drive the process to vm.max_map_count, where no mapping, zero
+// pages included, can be made and V8 aborts. The process budget stays well
 // inside the mapping budget's headroom (mapping_budget.h): at most 2,048
-// mappings. A range gives its splits back when it is unregistered.
-constexpr int64_t kPageSplitBudget = 1024;
+// mappings. The range budget keeps one object's peer from spending all of it:
+// only that object's views lose their shared pages early. A range gives its
+// splits back when it is unregistered.
+constexpr int64_t kProcessSplitBudget = 1024;
+constexpr uint64_t kRangeSplitBudget = 64;
 
 Slot slots[kSlots];
 std::atomic<uint64_t> lostEpoch{0};  // how many times pages were lost, ever
-std::atomic<int64_t> pageSplitsLeft{kPageSplitBudget};
+std::atomic<int64_t> processSplitsLeft{kProcessSplitBudget};
 std::atomic<uint32_t> nextHint{0};
 struct sigaction previousSegv;
 struct sigaction previousBus;
@@ -166,34 +182,63 @@ bool MapZeros(uintptr_t from, uintptr_t to) {
               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
 }
 
-bool TakePageSplit() {
-  int64_t left = pageSplitsLeft.load(std::memory_order_relaxed);
-  while (left > 0 && !pageSplitsLeft.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+uint64_t SplitsOf(uint64_t state) { return (state & kSplitsMask) >> kSplitsShift; }
+
+// Counts one split to the range's registration `generation`, within both
+// budgets; false if either is spent or the range was unregistered meanwhile.
+bool TakeSplit(Slot* slot, uint64_t generation) {
+  int64_t left = processSplitsLeft.load(std::memory_order_relaxed);
+  do {
+    if (left <= 0) return false;
+  } while (!processSplitsLeft.compare_exchange_weak(left, left - 1, std::memory_order_relaxed));
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  while (GenerationOf(state) == generation && SplitsOf(state) < kRangeSplitBudget) {
+    if (slot->state.compare_exchange_weak(state, state + (uint64_t{1} << kSplitsShift), std::memory_order_acq_rel)) return true;
   }
-  return left > 0;
+  processSplitsLeft.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
-void GiveBackSplits(Slot* slot) {
-  pageSplitsLeft.fetch_add(slot->splits.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+// Gives one of the range's splits (or all of them) back to the process
+// budget, if the range is still registration `generation`.
+void GiveBackSplits(Slot* slot, uint64_t generation, bool all) {
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  while (GenerationOf(state) == generation && SplitsOf(state) > 0) {
+    uint64_t given = all ? SplitsOf(state) : 1;
+    if (slot->state.compare_exchange_weak(state, state - (given << kSplitsShift), std::memory_order_acq_rel)) {
+      processSplitsLeft.fetch_add(static_cast<int64_t>(given), std::memory_order_relaxed);
+      return;
+    }
+  }
 }
 
-// A private zero page over the lost page; the whole range when the budget of
-// splits is spent or the page alone would need a split that
-// vm.max_map_count does not allow.
+// A private zero page over the lost page: merged into the last run of zero
+// pages if it is next to it, else as a split within the budgets; otherwise
+// (budgets spent, or no mapping left for a split) the whole range at once.
 bool ZeroLostPage(Slot* slot, uint64_t generation, uintptr_t address, uintptr_t start, uintptr_t end) {
   uintptr_t page = PageDown(address);
+  uint64_t index = (page - start) / pageSize;
+  uint64_t run = slot->zeroRun.load(std::memory_order_relaxed);
+  uint64_t first = run >> 32, last = run & 0xffffffffu;  // [first, last)
+  bool adjacent = run != 0 && (index == last || index + 1 == first);
   bool alone = false;
-  if (TakePageSplit()) {
+  if (adjacent) {
+    alone = MapZeros(page, page + pageSize);
+    uint64_t grown = index == last ? (first << 32 | (index + 1)) : (index << 32 | last);
+    if (alone) slot->zeroRun.compare_exchange_strong(run, grown, std::memory_order_relaxed);
+  } else if (TakeSplit(slot, generation)) {
     alone = MapZeros(page, page + pageSize);
     if (alone) {
-      slot->splits.fetch_add(1, std::memory_order_relaxed);
+      slot->zeroRun.store(index << 32 | (index + 1), std::memory_order_relaxed);
     } else {
-      pageSplitsLeft.fetch_add(1, std::memory_order_relaxed);
+      GiveBackSplits(slot, generation, false);  // no room for the split: not made
     }
   }
   if (!alone) {
     if (!MapZeros(start, end)) return false;
-    GiveBackSplits(slot);  // one mapping again
+    // One mapping again: its splits go back. No later fault can come from
+    // it (it is all zero pages now).
+    GiveBackSplits(slot, generation, true);
   }
   uint64_t state = slot->state.load(std::memory_order_acquire);
   if (!(state & kReported)) SetIfCurrent(slot, generation, kLostPages);
@@ -316,7 +361,8 @@ int Register(void* base, size_t length, Kind kind) {
     slot.end.store(PageUp(start + length), std::memory_order_relaxed);
     slot.kind.store(static_cast<uint32_t>(kind), std::memory_order_relaxed);
     uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
-    slot.state.store(generation << 32, std::memory_order_relaxed);  // a new generation, no flags
+    slot.state.store(generation << 32, std::memory_order_relaxed);  // a new generation, no splits, no flags
+    slot.zeroRun.store(0, std::memory_order_relaxed);
     slot.sequence.fetch_add(1, std::memory_order_release);  // even: readable
     nextHint.store(static_cast<uint32_t>(index + 1), std::memory_order_relaxed);
     return index;
@@ -333,11 +379,13 @@ void Unregister(int index) {
   slot.start.store(0, std::memory_order_relaxed);
   slot.end.store(0, std::memory_order_relaxed);
   slot.kind.store(0, std::memory_order_relaxed);
-  // A handler still working on the old range now changes nothing (bar a
-  // split it counts after this: one unit of the budget, lost).
-  GiveBackSplits(&slot);
+  // A new generation: a handler still working on the old range now changes
+  // nothing of the slot, and a split it takes after this goes back at once.
+  // The splits the range made go back with it, counted in the same exchange.
   uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
-  slot.state.store(generation << 32, std::memory_order_release);
+  uint64_t old = slot.state.exchange(generation << 32, std::memory_order_acq_rel);
+  processSplitsLeft.fetch_add(static_cast<int64_t>(SplitsOf(old)), std::memory_order_relaxed);
+  slot.zeroRun.store(0, std::memory_order_relaxed);
   slot.sequence.fetch_add(1, std::memory_order_release);
   slot.claimed.store(false, std::memory_order_release);
   // The next search starts here: churn reuses a few slots (and pages of the
