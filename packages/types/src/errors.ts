@@ -10,6 +10,7 @@
  * that the two agree, that every code any source file throws is here, and
  * that docs/errors.md documents each one.
  */
+import { inspect } from 'node:util';
 
 /** The classes a coded error can have. */
 type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
@@ -66,10 +67,10 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'symbol' || typeof value === 'function') return String(value.toString());
   if (value === null || typeof value !== 'object') return String(value);
-  if (Array.isArray(value)) return 'an array';
-  // As Node says it: the constructor's name where there is one.
+  // As Node says it: the constructor's name where there is one, else the
+  // object inspected to depth 0 ("[Object: null prototype] {}").
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== '' && name !== 'Object' ? `an instance of ${name}` : 'an object';
+  return typeof name === 'string' && name !== '' ? `an instance of ${name}` : inspect(value, { depth: -1 });
 }
 
 /** Node's message for an argument of the wrong type. */

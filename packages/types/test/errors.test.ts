@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { ERROR_CODES, ErrorCode, codedError, invalidArgType, invalidArgValue, outOfRange } from '../src';
 
 const repository = path.join(__dirname, '..', '..', '..');
@@ -73,6 +74,23 @@ test("the argument errors are Node's", () => {
   });
   expect(invalidArgValue('name', 'must not be empty', '')).toMatchObject({ constructor: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
   expect(outOfRange('too far')).toMatchObject({ constructor: RangeError, code: 'ERR_OUT_OF_RANGE', message: 'too far' });
+});
+
+test.each([
+  ['{}', {}],
+  ['[]', []],
+  ['an Int32Array', new Int32Array(1)],
+  ['an object of a class', new (class Cell {})()],
+  ['an object without a prototype', Object.create(null)],
+])("an object argument is described as Node describes it: %s", (_label, value) => {
+  let nodes = '';
+  try {
+    promisify(value as never); // Node's own ERR_INVALID_ARG_TYPE for anything not a function
+  } catch (error) {
+    nodes = String((error as Error).message).split('Received ')[1];
+  }
+  expect(nodes).not.toBe('');
+  expect(invalidArgType('value', 'of type function', value).message.split('Received ')[1]).toBe(nodes);
 });
 
 test('every code docs/errors.md documents is in the table, with its class, and the other way round', () => {
