@@ -17,6 +17,7 @@
 #include <shm/arguments.h>
 #include <shm/environment.h>
 #include <shm/error_codes.h>
+#include <shm/segment_tag.h>
 #include <shm/system_error.h>
 
 #include <unistd.h>
@@ -161,12 +162,35 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   return OutcomeValue(env, result, cell);
 }
 
+// Whether the memory under `cell` stays while an asynchronous wait on it is
+// pending, or says when it goes: a SharedArrayBuffer, or a segment's buffer
+// (<shm/segment_tag.h>). napi_is_arraybuffer is false for a SharedArrayBuffer.
+bool OutlivesAsyncWaits(Napi::Env env, const Cell& cell) {
+  bool ordinary = true;
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, cell.buffer, &ordinary), false);
+  return !ordinary || IsSegmentBuffer(env, cell.buffer);
+}
+
+// outlivesAsyncWaits(array): see OutlivesAsyncWaits
+Napi::Value OutlivesAsyncWaitsValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a typed array");
+  napi_value buffer = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[0], nullptr, nullptr, nullptr, &buffer, nullptr), Napi::Value());
+  return Napi::Boolean::New(env, OutlivesAsyncWaits(env, Cell{nullptr, false, 0, Napi::Object(env, buffer)}));
+}
+
 // waitAsync(array, index, expected, timeoutMs, ref, array2?, index2?, expected2?): Promise of the same
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AsyncWaitRequest request{};
   Cell cell;
   request.count = WordsArgument(info, 5, request.words, &cell);
+  // src/futex.ts checked both cells' memory; checked again, as ever.
+  if (!OutlivesAsyncWaits(env, cell) || (info.Length() > 5 && info[5].IsTypedArray() &&
+                                          !OutlivesAsyncWaits(env, CellArgument(info, 5)))) {
+    throw CodedError(env, ErrorCode::kInvalidArgType, "an asynchronous wait needs a SharedArrayBuffer or a segment's memory");
+  }
   request.deadline = DeadlineArgument(info, 3);
   request.ref = BooleanArgument(info, 4);
   request.index = cell.index;
@@ -242,6 +266,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportFunctions(env, exports, {
       {"wait", Wait},
       {"waitAsync", WaitAsync},
+      {"outlivesAsyncWaits", OutlivesAsyncWaitsValue},
       {"notify", Notify},
       {"ownerToken", OwnerToken},
       {"ownerState", OwnerStateValue},

@@ -3,8 +3,7 @@
  * other processes map too. They are Linux futexes without the private flag,
  * so a notify wakes waiters in every process that maps the same segment.
  */
-import { types } from 'node:util';
-import { codedError, invalidArgType, isSegmentBuffer, outOfRange } from '@shm/types';
+import { codedError, invalidArgType, outOfRange } from '@shm/types';
 import { binding } from './binding';
 import type { WaitResult } from './native';
 
@@ -37,11 +36,12 @@ export function detachedError(): Error {
  * wait at once). An ordinary ArrayBuffer can be freed under a pending wait
  * (transfer(), resize(), a transfer list) with nothing told, so the wait's
  * thread would read freed memory or sleep for ever; Atomics.waitAsync
- * refuses it too. The binding trusts this check: only JavaScript can tell a
- * segment's buffer from an ordinary one.
+ * refuses it too. The backends tag segments' buffers natively
+ * (<shm/segment_tag.h>), where no script can forge the mark; the buffer that
+ * transfer() makes of one is not a segment's.
  */
 export function outlivesAsyncWaits(array: WaitableArray): boolean {
-  return types.isSharedArrayBuffer(array.buffer) || isSegmentBuffer(array.buffer);
+  return binding.outlivesAsyncWaits(array);
 }
 
 const ASYNC_MEMORY =

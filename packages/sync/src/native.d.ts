@@ -34,6 +34,13 @@ export interface SyncBinding {
     index2?: number,
     expected2?: number,
   ): Promise<WaitResult>;
+  /**
+   * Whether the array's memory stays while an asynchronous wait on it is
+   * pending, or says when it goes: a SharedArrayBuffer, or an ArrayBuffer
+   * the backends made over a segment (which they tag natively). waitAsync
+   * throws ERR_INVALID_ARG_TYPE for any other memory.
+   */
+  outlivesAsyncWaits(array: WaitCell): boolean;
   /** Wakes at most `count` waiters (futex FUTEX_WAKE, shared; both halves of a 64-bit cell); returns how many. */
   notify(array: WaitCell, index: number, count: number): number;
   /**

@@ -249,6 +249,43 @@ describe('waits', () => {
     expect(child.stdout).toBe('ERR_INVALID_ARG_TYPE ERR_INVALID_STATE ERR_INVALID_STATE 7');
   });
 
+  test("a segment's mark cannot be forged: an ordinary buffer through makeView, or a call to the binding, is refused at the call", () => {
+    // Before, makeView recorded every buffer it was given in a set any
+    // script could reach, and the binding trusted JavaScript's check: a
+    // forged entry brought the freed-memory crash back.
+    const script = `
+      const sync = require(${JSON.stringify(SYNC)});
+      const { binding } = require(${JSON.stringify(path.join(path.dirname(SYNC), 'binding.js'))});
+      const types = require(${JSON.stringify(require.resolve('@shm/types'))});
+      const posix = require(${JSON.stringify(require.resolve('@shm/posix'))});
+      const said = [];
+      const attempt = (call) => { try { call(); said.push('pending'); } catch (error) { said.push(error.code); } };
+      const forged = new ArrayBuffer(64 << 20);
+      const view = types.makeView(forged, 'BigInt64Array');
+      attempt(() => sync.waitAsync(view, 0, 0n, 2000));
+      globalThis[Symbol.for('@shm/types.segmentBuffers')]?.add(forged); // where the old mark was kept
+      attempt(() => sync.waitAsync(view, 0, 0n, 2000));
+      attempt(() => binding.waitAsync(view, 0, 0n, 2000, true));
+      attempt(() => binding.waitAsync(new Int32Array(new SharedArrayBuffer(8)), 0, 0, 10, true, new Int32Array(forged), 0, 0));
+      structuredClone(forged, { transfer: [forged] }); // frees it here, on every line
+      globalThis.gc?.();
+      const segment = posix.create(8, 'Int32Array', ${JSON.stringify(scratch.name())});
+      attempt(() => sync.waitAsync(segment, 0, 0, 10));
+      if (typeof segment.buffer.transfer === 'function') {
+        attempt(() => sync.waitAsync(new Int32Array(segment.buffer.transfer()), 0, 0, 10)); // a new buffer: not the segment's
+      } else {
+        said.push('ERR_INVALID_ARG_TYPE'); // Node 20: no transfer()
+      }
+      setTimeout(() => { posix.destroyCreated(); process.stdout.write(said.join(' ')); }, 300);`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], {
+      timeout: 20000,
+      encoding: 'utf8',
+      env: { ...process.env, SHM_SYNC_NO_FUTEX_WAITV: '1' },
+    });
+    expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: null, stderr: '' });
+    expect(child.stdout).toBe(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE', 'pending', 'ERR_INVALID_ARG_TYPE'].join(' '));
+  });
+
   test("a pending receiveAsync whose segment's buffer transfer() moves away ends with ERR_INVALID_STATE, not a bare TypeError", async () => {
     const transfer = (ArrayBuffer.prototype as { transfer?: unknown }).transfer;
     if (typeof transfer !== 'function') {

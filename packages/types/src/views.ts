@@ -41,28 +41,12 @@ const viewConstructors: Readonly<Record<TypeKey, ViewConstructor>> = {
 export const MARK_UNTRANSFERABLE: boolean = Number(process.versions.node.split('.')[0]) < 22;
 
 /**
- * The ArrayBuffers the backends made over segments in this thread, shared by
- * every copy of @shm/types (found through Symbol.for). A segment's buffer is
- * memory whose going is announced (its detach ends the waits on it), unlike
- * an ordinary ArrayBuffer, which transfer() or resize() frees without a
- * word: @shm/sync's asynchronous waits take only these and SharedArrayBuffers.
- */
-const segmentBuffers: WeakSet<ArrayBuffer> = ((globalThis as Record<symbol, unknown>)[Symbol.for('@shm/types.segmentBuffers')] ??=
-  new WeakSet<ArrayBuffer>()) as WeakSet<ArrayBuffer>;
-
-/** Whether `buffer` is one the backends made over a segment (makeView saw it). */
-export function isSegmentBuffer(buffer: ArrayBufferLike): boolean {
-  return segmentBuffers.has(buffer as ArrayBuffer);
-}
-
-/**
  * Wraps the one ArrayBuffer of a mapping in the requested view. Every view of
  * an attachment shares this ArrayBuffer, so neutering it (on detach) empties
  * them all.
  */
 export function makeView<K extends TypeKey>(buffer: ArrayBuffer, typeKey: K): ArrayTypeMap[K] {
   if (MARK_UNTRANSFERABLE) markAsUntransferable(buffer);
-  segmentBuffers.add(buffer);
   const length = Math.floor(buffer.byteLength / ElementSize[typeKey]);
   if (typeKey === 'Buffer') return Buffer.from(buffer, 0, length) as ArrayTypeMap[K];
   return new viewConstructors[typeKey](buffer, 0, length) as ArrayTypeMap[K];

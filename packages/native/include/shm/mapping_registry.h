@@ -38,6 +38,7 @@
 #include "mapping_budget.h"
 #include "mapping_errors.h"
 #include "moved_mappings.h"
+#include "segment_tag.h"
 
 namespace shm {
 
@@ -103,7 +104,8 @@ class MappingRegistry {
     // comes with a weak reference to it, which detach uses to neuter it.
     status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, &mapping->object);
     if (status == napi_ok) mapping->objectAlive = true;
-    bool listed = status == napi_ok && List(mapping);
+    // Tagged before any script sees it (segment_tag.h).
+    bool listed = status == napi_ok && TagSegmentBuffer(env, buffer) && List(mapping);
     if (!listed) {
       napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
       ReleaseRange(mapping);
