@@ -154,11 +154,11 @@ export class Channel {
    * once closed, RangeError if the message can never fit.
    */
   send(message: ArrayBufferView, timeoutMs?: number): boolean {
-    return runBlocking(this.sending(message, timeoutMs));
+    return runBlocking(this.sending(message, timeoutMs), this.header);
   }
 
   sendAsync(message: ArrayBufferView, timeoutMs?: number): Promise<boolean> {
-    return runAsync(this.sending(message, timeoutMs));
+    return runAsync(this.sending(message, timeoutMs), this.header);
   }
 
   /**
@@ -167,11 +167,11 @@ export class Channel {
    * (`closed` tells which).
    */
   receive(timeoutMs?: number): Uint8Array | null {
-    return runBlocking(this.receiving(timeoutMs));
+    return runBlocking(this.receiving(timeoutMs), this.header);
   }
 
   receiveAsync(timeoutMs?: number): Promise<Uint8Array | null> {
-    return runAsync(this.receiving(timeoutMs));
+    return runAsync(this.receiving(timeoutMs), this.header);
   }
 
   /**
@@ -181,23 +181,24 @@ export class Channel {
    * ERR_OUT_OF_RANGE (with `messageBytes`), so a larger target can take it.
    */
   receiveInto(target: ArrayBufferView, timeoutMs?: number): number | null {
-    return runBlocking(this.receivingInto(target, timeoutMs));
+    return runBlocking(this.receivingInto(target, timeoutMs), this.header);
   }
 
   receiveIntoAsync(target: ArrayBufferView, timeoutMs?: number): Promise<number | null> {
-    return runAsync(this.receivingInto(target, timeoutMs));
+    return runAsync(this.receivingInto(target, timeoutMs), this.header);
   }
 
   private *receivingInto(target: ArrayBufferView, timeoutMs: number | undefined): Steps<number | null> {
     if (!ArrayBuffer.isView(target)) throw invalidArgType('target', 'a TypedArray, Buffer or DataView', target);
     const into = bytesOf(target);
+    const room = into.length; // as called: the target's memory may go while the call waits
     const deadline = performance.now() + validateTimeout(timeoutMs);
-    return (yield* inTurn(this.receives, deadline, () => this.receiveSteps(deadline, into), () => null)) as number | null;
+    return (yield* inTurn(this.receives, deadline, () => this.receiveSteps(deadline, { into, room }), () => null)) as number | null;
   }
 
   /** No more messages: the receiver gets what is in the ring, then null; send throws. */
   close(): void {
-    runBlocking(this.closing());
+    runBlocking(this.closing(), this.header);
   }
 
   private *closing(): Steps<void> {
@@ -220,13 +221,13 @@ export class Channel {
     if (payload.length > this.maxMessageBytes) {
       throw outOfRange(`A message of ${payload.length} bytes does not fit a ring of ${this.capacity} (at most ${this.maxMessageBytes})`);
     }
+    const bytes = payload.length; // as called: the message's memory may go while the call waits
     const deadline = performance.now() + validateTimeout(timeoutMs);
-    return yield* inTurn(this.sends, deadline, () => this.sendSteps(payload, deadline), () => false);
+    return yield* inTurn(this.sends, deadline, () => this.sendSteps(payload, bytes, deadline), () => false);
   }
 
-  private *sendSteps(payload: Uint8Array, deadline: number): Steps<boolean> {
+  private *sendSteps(payload: Uint8Array, bytes: number, deadline: number): Steps<boolean> {
     yield STEP;
-    const bytes = payload.length;
     const need = LENGTH_BYTES + padded(bytes);
     const write = this.header[WRITE] >>> 0; // only this side moves it: a plain read, no step needed
     for (;;) {
@@ -245,7 +246,7 @@ export class Channel {
     }
     // The message's own memory may have gone while the send waited for room.
     if (payload.length !== bytes) {
-      throw codedError('ERR_INVALID_STATE', 'The message has no memory: its buffer was detached while the send waited for room; nothing was sent');
+      throw codedError('ERR_INVALID_STATE', 'The message has no memory: its buffer was detached while the send waited; nothing was sent');
     }
     const position = write & (this.capacity - 1);
     this.words[position >> 2] = bytes;
@@ -262,9 +263,9 @@ export class Channel {
     return (yield* inTurn(this.receives, deadline, () => this.receiveSteps(deadline), () => null)) as Uint8Array | null;
   }
 
-  private *receiveSteps(deadline: number, into?: Uint8Array): Steps<Uint8Array | number | null> {
+  private *receiveSteps(deadline: number, target?: { into: Uint8Array; room: number }): Steps<Uint8Array | number | null> {
     yield STEP;
-    const room = into?.length;
+    const into = target?.into;
     const read = this.header[READ] >>> 0; // only this side moves it: a plain read, no step needed
     let available: number;
     for (;;) {
@@ -290,7 +291,7 @@ export class Channel {
     if (length > this.maxMessageBytes || size > available) {
       throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
     }
-    if (into !== undefined && into.length !== room) {
+    if (into !== undefined && into.length !== target!.room) {
       throw codedError('ERR_INVALID_STATE', 'The target has no memory: its buffer was detached while the receive waited; the message stays in the ring');
     }
     if (into !== undefined && length > into.length) {

@@ -102,7 +102,7 @@ export class Mutex {
    * ERR_SHM_MUTEX_RELOCK instead of waiting forever.
    */
   lock(timeoutMs?: number): MutexGuard {
-    return runBlocking(this.acquisition(selfValue(), timeoutMs));
+    return runBlocking(this.acquisition(selfValue(), timeoutMs), this.words);
   }
 
   /**
@@ -114,7 +114,7 @@ export class Mutex {
    * apart.)
    */
   lockAsync(timeoutMs?: number): Promise<MutexGuard> {
-    return runAsync(this.queuedAcquisition(selfValue(), timeoutMs));
+    return runAsync(this.queuedAcquisition(selfValue(), timeoutMs), this.words);
   }
 
   private *queuedAcquisition(me: bigint, timeoutMs: number | undefined): Steps<MutexGuard> {
@@ -137,12 +137,12 @@ export class Mutex {
 
   /** Takes the mutex if it is free (or its holder is proven dead); null if another thread holds it. */
   tryLock(): MutexGuard | null {
-    return runBlocking(this.attempt(selfValue(), true));
+    return runBlocking(this.attempt(selfValue(), true), this.words);
   }
 
   /** Releases the mutex; throws ERR_SHM_MUTEX_NOT_OWNER unless this thread holds it. */
   unlock(): void {
-    runBlocking(this.release(selfValue()));
+    runBlocking(this.release(selfValue()), this.words);
   }
 
   private *release(me: bigint): Steps<void> {

@@ -182,10 +182,7 @@ function performBlocking(step: Step): WaitResult | undefined {
 
 /**
  * What the steps that take time give (a wait, a turn), as a promise. An
- * asynchronous wait needs memory that outlives it (outlivesAsyncWaits); a
- * wait whose memory was detached meanwhile by anyone (a transfer() moves a
- * segment's buffer away without our detach) ends as a detach does, before
- * the steps touch the memory again.
+ * asynchronous wait needs memory that outlives it (outlivesAsyncWaits).
  */
 async function performLater(step: WaitRequest | TurnRequest): Promise<WaitResult> {
   if (step.kind === 'turn') return step.turns.whenFirst(step.ticket, step.timeoutMs);
@@ -196,9 +193,7 @@ async function performLater(step: WaitRequest | TurnRequest): Promise<WaitResult
         'which transfer() or resize() could free while it waits (the blocking calls take it)',
     );
   }
-  const result = await binding.waitAsync(step.array, step.index, step.expected, step.timeoutMs, true, ...alsoArguments(step));
-  if (step.array.length === 0 || (step.also && step.also.array.length === 0)) throw detachedError();
-  return result;
+  return binding.waitAsync(step.array, step.index, step.expected, step.timeoutMs, true, ...alsoArguments(step));
 }
 
 /** What performing a step gave: the result to resume the steps with, or the error to throw into them. */
@@ -221,28 +216,39 @@ async function laterOutcomeOf(step: WaitRequest | TurnRequest): Promise<Outcome>
   }
 }
 
-/** Resumes `steps` with `outcome`; an error runs the operation's cleanup (its finally blocks), then rethrows. */
-function resume<T>(steps: Steps<T>, outcome: Outcome): IteratorResult<Step, T> {
-  return 'error' in outcome ? steps.throw(outcome.error) : steps.next(outcome.result);
+/**
+ * Resumes `steps` with `outcome`; an error runs the operation's cleanup (its
+ * finally blocks), then rethrows. The steps touch their object's `memory`
+ * next, so they resume only while it is there: memory detached by anyone (a
+ * detach, or a transfer() that moved a segment's buffer away) while the
+ * call waited, or for its turn, or before it began, ends it as a detach does
+ * (ERR_INVALID_STATE). Checked here, in the same task as the resumption: no
+ * other code runs between the check and the next access.
+ */
+function resume<T>(steps: Steps<T>, outcome: Outcome, memory: WaitableArray): IteratorResult<Step, T> {
+  if ('error' in outcome) return steps.throw(outcome.error);
+  if (memory.length === 0) return steps.throw(detachedError());
+  return steps.next(outcome.result);
 }
 
-export function runBlocking<T>(steps: Steps<T>): T {
+/** Performs `steps` on the calling thread, blocking in its waits; `memory`: the cells of the object they work on. */
+export function runBlocking<T>(steps: Steps<T>, memory: WaitableArray): T {
   let next = steps.next();
   while (!next.done) {
     const step = next.value;
-    next = resume(steps, outcomeOf(() => performBlocking(step)));
+    next = resume(steps, outcomeOf(() => performBlocking(step)), memory);
   }
   return next.value;
 }
 
 /** As runBlocking; a wait or a turn is awaited, every other step performed at once, as the blocking driver does. */
-export async function runAsync<T>(steps: Steps<T>): Promise<T> {
+export async function runAsync<T>(steps: Steps<T>, memory: WaitableArray): Promise<T> {
   let next = steps.next();
   while (!next.done) {
     const step = next.value;
     const later = step.kind === 'wait' || step.kind === 'turn';
     const outcome = later ? await laterOutcomeOf(step) : outcomeOf(() => performAtOnce(step));
-    next = resume(steps, outcome);
+    next = resume(steps, outcome, memory);
   }
   return next.value;
 }

@@ -334,6 +334,61 @@ describe('waits', () => {
     expect(Buffer.from(receiver.receive(0)!).toString()).toBe('kept');
   });
 
+  test('a call queued behind another of its kind whose message or target goes meanwhile says so: nothing empty is sent, nothing is lost', async () => {
+    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
+    const sender = Channel.create(ring);
+    const receiver = Channel.attach(ring);
+    while (sender.send(new Uint8Array(20).fill(1), 0)); // full
+    const [messageName, targetName] = [scratch.name(), scratch.name()];
+    const message = posix.create(20, 'Uint8Array', messageName)!;
+    message.fill(9);
+    const first = sender.sendAsync(new Uint8Array(20).fill(2), 3000); // waits for room
+    const queued = sender.sendAsync(message, 3000); // waits for its turn
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(messageName);
+    const drained: Uint8Array[] = [];
+    for (let next = receiver.receive(0); next !== null; next = receiver.receive(0)) drained.push(next);
+    expect(await first).toBe(true);
+    // Before: the queued send read its message's length after its turn came, found 0, and sent an empty message.
+    await expect(queued).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    for (let next = receiver.receive(0); next !== null; next = receiver.receive(0)) drained.push(next);
+    expect(drained.map((each) => each.length)).not.toContain(0);
+    expect(drained.at(-1)).toEqual(new Uint8Array(20).fill(2));
+
+    const target = posix.create(16, 'Uint8Array', targetName)!;
+    const waiting = receiver.receiveAsync(3000); // the ring is empty: waits for a message
+    const queuedInto = receiver.receiveIntoAsync(target, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(targetName);
+    sender.send(Buffer.from('one'));
+    sender.send(Buffer.from('two'));
+    expect(Buffer.from((await waiting)!).toString()).toBe('one');
+    // Before: ERR_OUT_OF_RANGE, "does not fit the 0 bytes given".
+    await expect(queuedInto).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(Buffer.from(receiver.receive(0)!).toString()).toBe('two'); // left in the ring
+  });
+
+  test("calls on an object whose memory went, queued or not, end with ERR_INVALID_STATE, never a bare RangeError", async () => {
+    const { name, sender, receiver } = channelPair();
+    const mutexName = scratch.name();
+    const mutex = new Mutex(posix.create(Mutex.BYTES, 'Uint8Array', mutexName)!);
+    const guard = await mutex.lockAsync();
+    // One receive waits for a message, one for its turn; both lockAsync calls wait for their turn.
+    const pending = [receiver.receiveAsync(3000), receiver.receiveAsync(3000), mutex.lockAsync(3000), mutex.lockAsync(3000)];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(name);
+    posix.destroy(mutexName);
+    const detached = expect.objectContaining({ code: 'ERR_INVALID_STATE' });
+    expect(() => guard.unlock()).toThrow(detached); // and the turn passes on
+    const settled = await Promise.allSettled(pending);
+    // Before: the queued ones, resumed after their turn, met an empty array: RangeError, no code.
+    expect(settled).toEqual(pending.map(() => ({ status: 'rejected', reason: detached })));
+    for (const call of [() => sender.send(new Uint8Array(1)), () => receiver.receive(0), () => sender.close(), () => mutex.tryLock(), () => mutex.lock(0)]) {
+      expect(call).toThrow(detached);
+    }
+    await expect(sender.sendAsync(new Uint8Array(1))).rejects.toEqual(detached);
+  });
+
   test('notify on a 64-bit cell counts each waiter once', async () => {
     const cells = new BigInt64Array(new SharedArrayBuffer(8));
     const pending = waitAsync(cells, 0, 0n, 5000);
