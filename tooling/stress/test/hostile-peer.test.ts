@@ -20,5 +20,5 @@ test('hostile peers and exhausted mappings never crash the process', async () =>
   expect({ signal: result.signal, code: result.code, stderr: result.stderr }).toEqual({ signal: null, code: 0, stderr: '' });
   const [report] = result.messages as Array<{ cases: string[]; failures: string[] }>;
   expect(report.failures).toEqual([]);
-  expect(report.cases).toHaveLength(17);
+  expect(report.cases).toHaveLength(19);
 }, 150000);

@@ -10,14 +10,17 @@
 //    mmap(MAP_FIXED) (pages that are still there stay shared), marks the
 //    range as having lost pages, and lets the access retry: reads there see
 //    zeros, writes land in that page. A zero page next to the run of zero
-//    pages the handler made last in that range merges with it (no new
-//    mapping), so a scan that runs forward or backward past a new end costs
-//    no budget however long it is. A zero page elsewhere splits the mapping:
-//    once a range has made kRangeSplitBudget such splits, or the process
-//    kProcessSplitBudget in ranges still guarded, or where vm.max_map_count
-//    leaves no room to split, the whole range becomes zero pages instead
-//    (one mapping). The binding reports it at the next call on that segment
-//    (TakeLostPages), once.
+//    pages the handler made last in that range joins it (no new mapping),
+//    so a scan that runs forward or backward past a new end costs no budget
+//    however long it is. A zero page elsewhere splits the mapping: once a
+//    range has made kRangeSplitBudget such splits, or the process
+//    kProcessSplitBudget in ranges still guarded, a loss zeroes every page
+//    from the lowest one lost to the end of the range, in one mapping: all
+//    of them are gone after a truncation, which removes a tail, so the pages
+//    still there stay shared. Where even that needs a mapping that
+//    vm.max_map_count does not allow, the whole range becomes zero pages
+//    (one mapping). The binding reports a loss at the next call on that
+//    segment (TakeLostPages), once.
 //  - A read-only System V attachment (kReadonly, shmat SHM_RDONLY): a write
 //    raises SIGSEGV (SEGV_ACCERR). The kernel offers no private writable view
 //    of a System V segment, so the handler replaces the whole attachment, in
@@ -98,21 +101,24 @@ struct Slot {
   // kFile: the run of zero pages the handler made last, as page indexes in
   // the range, first << 32 | past-the-last; 0: none yet. Only a guide to
   // which faults need no split: an update lost to a race, or one a handler
-  // still working on the range before makes, lets one split at most go
-  // uncounted, or counts one that was not needed.
+  // still working on the range before makes, lets two splits at most go
+  // uncounted (one on each side of the run), or counts one not needed.
   std::atomic<uint64_t> zeroRun{0};
+  // kFile: the lowest page index zeroed, as the registration's generation
+  // << 32 | index + 1; 0: none. Every page from it to the end is lost when a
+  // peer truncated the object (a truncation removes a tail).
+  std::atomic<uint64_t> lowestLost{0};
   std::atomic<bool> claimed{false};
 };
 
 // How many times the handler may split mappings by zeroing a lost page apart
 // from the others (each split adds up to two mappings). Past either budget a
-// loss zeroes its whole range instead (one mapping for all of it, which gives
-// the range's splits back), so a peer that empties an object under sparse
+// loss zeroes the range's tail from its lowest lost page instead (one mapping
+// for all its zero pages, which gives the range's splits back), so a peer that empties an object under sparse
 // reads cannot drive the process to vm.max_map_count, where no mapping, zero
 // pages included, can be made and V8 aborts. The process budget stays well
 // inside the mapping budget's headroom (mapping_budget.h): at most 2,048
-// mappings. The range budget keeps one object's peer from spending all of it:
-// only that object's views lose their shared pages early. A range gives its
+// mappings. The range budget keeps one view from spending all of it. A range gives its
 // splits back when it is unregistered.
 constexpr int64_t kProcessSplitBudget = 1024;
 constexpr uint64_t kRangeSplitBudget = 64;
@@ -212,32 +218,63 @@ void GiveBackSplits(Slot* slot, uint64_t generation, bool all) {
   }
 }
 
-// A private zero page over the lost page: merged into the last run of zero
-// pages if it is next to it, else as a split within the budgets; otherwise
-// (budgets spent, or no mapping left for a split) the whole range at once.
+// Records that page `index` of registration `generation` was lost, if it is
+// the lowest so far. A value of an older registration is replaced; one of a
+// newer registration (this handler is stale) is left alone.
+void NoteLostPage(Slot* slot, uint64_t generation, uint64_t index) {
+  uint64_t wanted = generation << 32 | (index + 1);
+  uint64_t seen = slot->lowestLost.load(std::memory_order_acquire);
+  while (seen == 0 || GenerationOf(seen) < generation || (GenerationOf(seen) == generation && (seen & 0xffffffffu) > index + 1)) {
+    if (slot->lowestLost.compare_exchange_weak(seen, wanted, std::memory_order_acq_rel)) return;
+  }
+}
+
+// The lost page alone: joined to the last run of zero pages when it is next
+// to it (or in it: another thread zeroed it a moment ago), else as a split
+// within both budgets. False if the budgets are spent or the kernel has no
+// mapping left for a split.
+bool ZeroPage(Slot* slot, uint64_t generation, uintptr_t page, uint64_t index) {
+  uint64_t run = slot->zeroRun.load(std::memory_order_relaxed);
+  uint64_t first = run >> 32, last = run & 0xffffffffu;  // [first, last)
+  if (run != 0 && index + 1 >= first && index <= last) {
+    if (!MapZeros(page, page + pageSize)) return false;
+    uint64_t grown = (index < first ? index : first) << 32 | (index + 1 > last ? index + 1 : last);
+    slot->zeroRun.compare_exchange_strong(run, grown, std::memory_order_relaxed);
+    return true;
+  }
+  if (!TakeSplit(slot, generation)) return false;
+  if (!MapZeros(page, page + pageSize)) {
+    GiveBackSplits(slot, generation, false);  // not made
+    return false;
+  }
+  slot->zeroRun.compare_exchange_strong(run, index << 32 | (index + 1), std::memory_order_relaxed);
+  return true;
+}
+
+// Every page from the lowest lost one to the end, in one mapping: exactly
+// what a truncation took. (Past the budgets, the pages a full /dev/shm did
+// not give, with whatever pages still exist after them: fewer than the
+// whole range.) The range's zero pages are all in it, so its splits go back.
+bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
+  uint64_t lowest = slot->lowestLost.load(std::memory_order_acquire);
+  if (GenerationOf(lowest) != generation || (lowest & 0xffffffffu) == 0) return false;
+  uint64_t index = (lowest & 0xffffffffu) - 1;
+  if (!MapZeros(start + index * pageSize, end)) return false;
+  GiveBackSplits(slot, generation, true);
+  slot->zeroRun.store(index << 32 | ((end - start) / pageSize), std::memory_order_relaxed);
+  return true;
+}
+
+// A private zero page over the lost page; past the budgets, the tail from
+// the lowest lost page; where even that needs a mapping the kernel has no
+// room for, the whole range (which makes its mappings one, and gives its
+// splits back).
 bool ZeroLostPage(Slot* slot, uint64_t generation, uintptr_t address, uintptr_t start, uintptr_t end) {
   uintptr_t page = PageDown(address);
   uint64_t index = (page - start) / pageSize;
-  uint64_t run = slot->zeroRun.load(std::memory_order_relaxed);
-  uint64_t first = run >> 32, last = run & 0xffffffffu;  // [first, last)
-  bool adjacent = run != 0 && (index == last || index + 1 == first);
-  bool alone = false;
-  if (adjacent) {
-    alone = MapZeros(page, page + pageSize);
-    uint64_t grown = index == last ? (first << 32 | (index + 1)) : (index << 32 | last);
-    if (alone) slot->zeroRun.compare_exchange_strong(run, grown, std::memory_order_relaxed);
-  } else if (TakeSplit(slot, generation)) {
-    alone = MapZeros(page, page + pageSize);
-    if (alone) {
-      slot->zeroRun.store(index << 32 | (index + 1), std::memory_order_relaxed);
-    } else {
-      GiveBackSplits(slot, generation, false);  // no room for the split: not made
-    }
-  }
-  if (!alone) {
+  NoteLostPage(slot, generation, index);
+  if (!ZeroPage(slot, generation, page, index) && !ZeroTail(slot, generation, start, end)) {
     if (!MapZeros(start, end)) return false;
-    // One mapping again: its splits go back. No later fault can come from
-    // it (it is all zero pages now).
     GiveBackSplits(slot, generation, true);
   }
   uint64_t state = slot->state.load(std::memory_order_acquire);
@@ -363,6 +400,7 @@ int Register(void* base, size_t length, Kind kind) {
     uint64_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed)) + 1;
     slot.state.store(generation << 32, std::memory_order_relaxed);  // a new generation, no splits, no flags
     slot.zeroRun.store(0, std::memory_order_relaxed);
+    slot.lowestLost.store(0, std::memory_order_relaxed);
     slot.sequence.fetch_add(1, std::memory_order_release);  // even: readable
     nextHint.store(static_cast<uint32_t>(index + 1), std::memory_order_relaxed);
     return index;
@@ -386,6 +424,7 @@ void Unregister(int index) {
   uint64_t old = slot.state.exchange(generation << 32, std::memory_order_acq_rel);
   processSplitsLeft.fetch_add(static_cast<int64_t>(SplitsOf(old)), std::memory_order_relaxed);
   slot.zeroRun.store(0, std::memory_order_relaxed);
+  slot.lowestLost.store(0, std::memory_order_relaxed);
   slot.sequence.fetch_add(1, std::memory_order_release);
   slot.claimed.store(false, std::memory_order_release);
   // The next search starts here: churn reuses a few slots (and pages of the

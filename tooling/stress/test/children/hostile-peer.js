@@ -288,7 +288,9 @@ async function main() {
     const bystander = posix.create(4 * PAGE, 'Uint8Array', second);
     execFileSync('truncate', ['-s', '0', `/dev/shm${name}`]);
     execFileSync('truncate', ['-s', String(2 * PAGE), `/dev/shm${second}`]);
-    for (let page = 0; page < 2048; page += 2) void hostile[page * PAGE];
+    let sum = 0;
+    for (let page = 0; page < 2048; page += 2) sum += hostile[page * PAGE];
+    assert.strictEqual(sum, 0);
     // Before: those 1,024 pages spent the process's whole budget, and the
     // bystander's one lost page then zeroed its whole view.
     assert.strictEqual(bystander[3 * PAGE], 0);
@@ -296,6 +298,48 @@ async function main() {
     assert.strictEqual(fs.readFileSync(`/dev/shm${second}`)[1], 9);
     assert.throws(() => posix.destroy(name), { code: 'ERR_SHM_TRUNCATED' });
     assert.throws(() => posix.destroy(second), { code: 'ERR_SHM_TRUNCATED' });
+  });
+
+  await check('two cursors past the new end, taking turns: the pages below it stay shared', () => {
+    const pages = 4096; // 16 MiB
+    const view = posix.create(pages * PAGE, 'Uint8Array', name);
+    execFileSync('truncate', ['-s', String((pages / 2) * PAGE), `/dev/shm${name}`]);
+    // As a copy between two lost parts would read them: each page is apart
+    // from the other cursor's run, so each counts as a split.
+    let sum = 0;
+    for (let page = 0; page < pages / 4; page++) sum += view[(pages / 2 + page) * PAGE] + view[((3 * pages) / 4 + page) * PAGE];
+    assert.strictEqual(sum, 0);
+    // Past the view's budget of splits, what goes is the tail from the lowest
+    // lost page: all of it lost anyway. Before: the whole view, shared half included.
+    view[PAGE] = 7;
+    assert.strictEqual(fs.readFileSync(`/dev/shm${name}`)[PAGE], 7);
+    assert.throws(() => posix.destroy(name), { code: 'ERR_SHM_TRUNCATED' });
+  });
+
+  await check("the process's budget of splits bounds the mappings that many views' lost pages make", () => {
+    const views = 20;
+    const names = Array.from({ length: views }, (_, at) => `${name}-${at}`);
+    try {
+      const made = names.map((each) => posix.create(256 * PAGE, 'Uint8Array', each, undefined, { reserve: false }));
+      const before = mapCount();
+      for (const each of names) fs.truncateSync(`/dev/shm${each}`, 0);
+      let sum = 0;
+      // 60 pages apart in each view: within a view's budget, and 1,200 in
+      // all, past the process's 1,024.
+      for (const view of made) for (let page = 0; page < 120; page += 2) sum += view[page * PAGE];
+      assert.strictEqual(sum, 0);
+      const added = mapCount() - before;
+      assert.ok(added > 1024 && added <= 2 * 1024 + 64, `${added} new mappings`); // splits were made, and no more than the budget
+      for (const each of names) assert.throws(() => posix.destroy(each), { code: 'ERR_SHM_TRUNCATED' });
+    } finally {
+      for (const each of names) {
+        try {
+          posix.destroy(each);
+        } catch {
+          // destroyed above, or reported there
+        }
+      }
+    }
   });
 
   await check('a loss in a view dropped without detach is reported by the next get of that name', async () => {
