@@ -77,6 +77,16 @@ function bytesOf(message: ArrayBufferView): Uint8Array {
   }
 }
 
+/** Whether a view still has memory: an empty one may have lost it too, which its length does not tell. */
+function hasMemory(view: Uint8Array): boolean {
+  try {
+    new Uint8Array(view.buffer, view.byteOffset, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `header[index]` moves away from `value` within `reads` reads. */
 function movesSoon(header: Int32Array, index: number, value: number, reads: number): boolean {
   for (let read = 0; read < reads; read++) if (Atomics.load(header, index) !== value) return true;
@@ -144,7 +154,9 @@ export class Channel {
     return this.capacity - LENGTH_BYTES;
   }
 
+  /** Whether the channel is closed; ERR_INVALID_STATE once its memory went. */
   get closed(): boolean {
+    if (this.header.length === 0) throw detachedError();
     return Atomics.load(this.header, CLOSED) !== 0;
   }
 
@@ -245,7 +257,7 @@ export class Channel {
       yield* this.sleepWhile(SENDER_WAITING, READ, read, remaining);
     }
     // The message's own memory may have gone while the send waited for room.
-    if (payload.length !== bytes) {
+    if (payload.length !== bytes || (bytes === 0 && !hasMemory(payload))) {
       throw codedError('ERR_INVALID_STATE', 'The message has no memory: its buffer was detached while the send waited; nothing was sent');
     }
     const position = write & (this.capacity - 1);
@@ -291,7 +303,7 @@ export class Channel {
     if (length > this.maxMessageBytes || size > available) {
       throw this.corrupt(`a record claims ${length} bytes where ${available - LENGTH_BYTES} are written`);
     }
-    if (into !== undefined && into.length !== target!.room) {
+    if (into !== undefined && (into.length !== target!.room || (into.length === 0 && !hasMemory(into)))) {
       throw codedError('ERR_INVALID_STATE', 'The target has no memory: its buffer was detached while the receive waited; the message stays in the ring');
     }
     if (into !== undefined && length > into.length) {

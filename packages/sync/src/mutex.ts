@@ -154,9 +154,9 @@ export class Mutex {
     if (waiting) yield notifyStep(this.owner, OWNER, 1);
   }
 
-  /** Whether this thread holds the mutex. */
+  /** Whether this thread holds the mutex; false once its memory went (nobody holds it here then). */
   get heldByThisThread(): boolean {
-    return Atomics.load(this.owner, OWNER) === selfValue();
+    return this.owner.length !== 0 && Atomics.load(this.owner, OWNER) === selfValue();
   }
 
   /**

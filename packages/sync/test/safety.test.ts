@@ -387,6 +387,24 @@ describe('waits', () => {
       expect(call).toThrow(detached);
     }
     await expect(sender.sendAsync(new Uint8Array(1))).rejects.toEqual(detached);
+    expect(() => sender.closed).toThrow(detached);
+    expect(mutex.heldByThisThread).toBe(false); // nobody holds memory that went
+    expect(() => mutex[Symbol.dispose]()).not.toThrow(); // a `using` block ends cleanly
+  });
+
+  test('an empty receiveInto target whose memory goes while the call waits says so too; the message stays', async () => {
+    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
+    const sender = Channel.create(ring);
+    const receiver = Channel.attach(ring);
+    const targetName = scratch.name();
+    const segment = posix.create(16, 'Uint8Array', targetName)!;
+    const receiving = receiver.receiveIntoAsync(new Uint8Array(segment.buffer, 0, 0), 3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    posix.destroy(targetName);
+    sender.send(new Uint8Array(0));
+    // Before: its length (0) was as given, and the copy met the detached buffer: a bare TypeError.
+    await expect(receiving).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(receiver.receive(0)).toEqual(new Uint8Array(0));
   });
 
   test('notify on a 64-bit cell counts each waiter once', async () => {

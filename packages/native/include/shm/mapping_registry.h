@@ -103,9 +103,11 @@ class MappingRegistry {
     // From here on the store finalizer is an owner. The object's finalizer
     // comes with a weak reference to it, which detach uses to neuter it.
     status = napi_add_finalizer(env, buffer, mapping, ObjectFinalized, nullptr, &mapping->object);
-    if (status == napi_ok) mapping->objectAlive = true;
-    // Tagged before any script sees it (segment_tag.h).
-    bool listed = status == napi_ok && TagSegmentBuffer(env, buffer) && List(mapping);
+    if (status == napi_ok) {
+      mapping->objectAlive = true;
+      status = TagSegmentBuffer(env, buffer);  // before any script sees it (segment_tag.h)
+    }
+    bool listed = status == napi_ok && List(mapping);
     if (!listed) {
       napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
       ReleaseRange(mapping);

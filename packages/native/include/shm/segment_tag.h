@@ -25,9 +25,9 @@ namespace {
 
 constexpr napi_type_tag kSegmentBufferTag = {0x73686d2d6d617070ull, 0x696e672d6275662dull};
 
-// Marks `buffer` as a segment's memory; false if Node-API refused.
-inline bool TagSegmentBuffer(napi_env env, napi_value buffer) {
-  return napi_type_tag_object(env, buffer, &kSegmentBufferTag) == napi_ok;
+// Marks `buffer` as a segment's memory.
+inline napi_status TagSegmentBuffer(napi_env env, napi_value buffer) {
+  return napi_type_tag_object(env, buffer, &kSegmentBufferTag);
 }
 
 // Whether `buffer` carries the segment tag.

@@ -17,14 +17,15 @@ if (mode === 'every-helper') {
   require('@shm/posix').cleanupOnSignals();
   require('@shm/sysv').cleanupOnSignals();
 }
+const held = [];
 if (mode === 'worker') {
   const source = `require(${JSON.stringify(require.resolve('@shm/posix'))}).create(64, 'Buffer', ${JSON.stringify(name)});
     require(${JSON.stringify(require.resolve('@shm/sysv'))}).create(64, 'Buffer', ${Number(key)});`;
   new Worker(source, { eval: true }).on('exit', () => process.send({ ready: true }));
 } else {
-  shm.create(64, 'Buffer', name);
-  shm.create(64, 'Buffer', Number(key));
-  shm.get(Number(key)); // a second attachment: destroy must take both
+  held.push(shm.create(64, 'Buffer', name), shm.create(64, 'Buffer', Number(key)));
+  held.push(shm.get(Number(key))); // a second attachment: destroy must take both
   process.send({ ready: true });
 }
-setInterval(() => {}, 1000);
+// The timer uses what is held, so no GC collects (and detaches) it before the signal comes.
+setInterval(() => held.length, 1000);
