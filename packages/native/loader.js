@@ -37,42 +37,56 @@ function addonFiles(packageRoot, addonName) {
   return process.env.PREBUILDS_ONLY ? [prebuilt] : [...builds, prebuilt];
 }
 
-/** Why `file` is not a whole ELF shared object of this machine, or undefined when it is one. */
+/**
+ * Why `file` is not a whole ELF shared object of this machine, or undefined
+ * when it is one. Only its headers are read (not the whole file), all from
+ * one descriptor, which is the file the type check saw.
+ */
 function elfProblem(file) {
-  let bytes;
+  let fd;
   try {
-    // A FIFO or a device would block or never end a read: only a regular file is read.
-    if (!fs.statSync(file).isFile()) return 'is not a regular file';
-    bytes = fs.readFileSync(file);
+    // O_NONBLOCK: opening a FIFO neither blocks nor waits for a writer; only
+    // a regular file is read (a device could never end a read).
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const status = fs.fstatSync(fd);
+    if (!status.isFile()) return 'is not a regular file';
+    const readAt = (position, length) => {
+      const bytes = Buffer.alloc(length);
+      return bytes.subarray(0, fs.readSync(fd, bytes, 0, length, position));
+    };
+    return headerProblem(readAt, status.size);
   } catch (error) {
+    if (error.code === 'ERR_OUT_OF_RANGE') return 'is not a valid ELF object (its headers point outside the file)';
     return `cannot be read (${error.code})`;
-  }
-  try {
-    return headerProblem(bytes);
-  } catch {
-    return 'is not a valid ELF object (its headers point outside the file)'; // a read past the end
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
-/** elfProblem's reading of the headers; may throw ERR_OUT_OF_RANGE on a header that points outside the file. */
-function headerProblem(bytes) {
-  if (bytes.length < 52 || bytes.readUInt32BE(0) !== 0x7f454c46) return 'is not an ELF object';
+/**
+ * elfProblem's reading of the headers of a file of `size` bytes, through
+ * `readAt(position, length)`; may throw ERR_OUT_OF_RANGE on a header that
+ * points outside what was read.
+ */
+function headerProblem(readAt, size) {
+  const header = readAt(0, Math.min(size, 64)); // Elf64_Ehdr is 64 bytes, Elf32_Ehdr 52
+  if (header.length < 52 || header.readUInt32BE(0) !== 0x7f454c46) return 'is not an ELF object';
   const wide = ARCHES_64_BIT.has(process.arch);
   const little = os.endianness() === 'LE';
-  if (bytes[4] !== (wide ? 2 : 1) || bytes[5] !== (little ? 1 : 2)) {
+  if (header[4] !== (wide ? 2 : 1) || header[5] !== (little ? 1 : 2)) {
     return `is not a ${wide ? 64 : 32}-bit ${little ? 'little' : 'big'}-endian ELF object`;
   }
   // Elf64_Ehdr / Elf32_Ehdr and _Phdr fields, in the machine's byte order.
-  const half = (at) => (little ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
-  const word = (at) => (little ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
-  const address = (at) => (wide ? Number(little ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at)) : word(at));
+  const half = (bytes, at) => (little ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
+  const word = (bytes, at) => (little ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
+  const address = (bytes, at) => (wide ? Number(little ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at)) : word(bytes, at));
   const field = wide
     ? { phoff: 0x20, shoff: 0x28, phentsize: 0x36, phnum: 0x38, shentsize: 0x3a, shnum: 0x3c, header: 64, pOffset: 8, pFilesz: 32 }
     : { phoff: 0x1c, shoff: 0x20, phentsize: 0x2a, phnum: 0x2c, shentsize: 0x2e, shnum: 0x30, header: 52, pOffset: 4, pFilesz: 16 };
-  if (bytes.length < field.header) return 'is not an ELF object';
+  if (header.length < field.header) return 'is not an ELF object';
   const minimumEntry = wide ? 56 : 32; // sizeof(Elf64_Phdr), sizeof(Elf32_Phdr)
-  if (half(16) !== 3) return 'is not an ELF shared object';
-  const machine = half(18);
+  if (half(header, 16) !== 3) return 'is not an ELF shared object';
+  const machine = half(header, 18);
   const expected = ELF_MACHINES[process.arch];
   if (expected !== undefined && machine !== expected) {
     const name = Object.keys(ELF_MACHINES).find((arch) => ELF_MACHINES[arch] === machine) ?? `ELF machine ${machine}`;
@@ -80,15 +94,21 @@ function headerProblem(bytes) {
   }
   // What dlopen maps (each loadable segment) and what the tools read (the
   // section headers) must lie inside the file.
-  let needed = address(field.shoff) + half(field.shentsize) * half(field.shnum);
-  const count = half(field.phnum);
-  if (count !== 0 && half(field.phentsize) < minimumEntry) return 'is not a valid ELF object (its program headers are too small)';
-  for (let index = 0; count !== PN_XNUM && index < count; index++) {
-    const at = address(field.phoff) + index * half(field.phentsize);
-    if (at + half(field.phentsize) > bytes.length) return `is truncated (${bytes.length} bytes, cut inside its program headers)`;
-    if (word(at) === PT_LOAD) needed = Math.max(needed, address(at + field.pOffset) + address(at + field.pFilesz));
+  let needed = address(header, field.shoff) + half(header, field.shentsize) * half(header, field.shnum);
+  const count = half(header, field.phnum);
+  const entry = half(header, field.phentsize);
+  if (count !== 0 && entry < minimumEntry) return 'is not a valid ELF object (its program headers are too small)';
+  if (count !== PN_XNUM && count !== 0) {
+    const tableAt = address(header, field.phoff);
+    if (tableAt + count * entry > size) return `is truncated (${size} bytes, cut inside its program headers)`;
+    const table = readAt(tableAt, count * entry);
+    if (table.length < count * entry) return `is truncated (${tableAt + table.length} bytes, cut inside its program headers)`;
+    for (let index = 0; index < count; index++) {
+      const at = index * entry;
+      if (word(table, at) === PT_LOAD) needed = Math.max(needed, address(table, at + field.pOffset) + address(table, at + field.pFilesz));
+    }
   }
-  return bytes.length < needed ? `is truncated (${bytes.length} bytes of the ${needed} it needs)` : undefined;
+  return size < needed ? `is truncated (${size} bytes of the ${needed} it needs)` : undefined;
 }
 
 const firstLine = (error) => String(error && error.message).split('\n')[0];

@@ -74,20 +74,36 @@ function prebuiltBinary() {
   return { fits: true, loads: false, reason };
 }
 
-/** Newest modification time of the files under `dir` (0 when it does not exist). */
-function newestUnder(dir) {
+/**
+ * Newest modification time of the files under `dir` (0 when it does not
+ * exist), following links: to a folder (each folder once, so a loop ends),
+ * to a file, and to nothing, a loop or a non-folder, which count by the
+ * link's own time (the build will say what is missing).
+ */
+function newestUnder(dir, visited = new Set()) {
   let newest = 0;
   let entries;
   try {
+    const real = fs.realpathSync(dir);
+    if (visited.has(real)) return 0;
+    visited.add(real);
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return 0;
   }
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    // A link to nothing counts by its own time (the build will say what is missing).
-    const time = entry.isDirectory() ? newestUnder(full) : (fs.statSync(full, { throwIfNoEntry: false }) ?? fs.lstatSync(full)).mtimeMs;
-    newest = Math.max(newest, time);
+    let status;
+    try {
+      status = fs.statSync(full);
+    } catch {
+      try {
+        status = fs.lstatSync(full);
+      } catch {
+        continue; // gone meanwhile
+      }
+    }
+    newest = Math.max(newest, status.isDirectory() ? newestUnder(full, visited) : status.mtimeMs);
   }
   return newest;
 }

@@ -76,12 +76,30 @@ test('a FIFO where the prebuilt binary would be: one line, never a hang', () => 
   });
 });
 
-test('a link to nothing among the sources: the script still decides, never a stack', () => {
+test('a link to nothing, a link loop, or a link through a file among the sources: the script still decides, never a stack', () => {
   fs.symlinkSync('/nonexistent', path.join(root, 'native', 'editor-lock.cc'));
+  fs.symlinkSync('loop', path.join(root, 'native', 'loop')); // ELOOP; before: a stack
+  fs.symlinkSync(path.join(root, 'binding.gyp', 'below'), path.join(root, 'native', 'through-a-file')); // ENOTDIR
+  fs.symlinkSync('.', path.join(root, 'native', 'self')); // a folder that holds itself: visited once
   const build = place('build/Release/shm_probe.node', fs.readFileSync(posixBuild));
   const later = new Date(Date.now() + 60_000);
   fs.utimesSync(build, later, later); // newer than every source, whatever the clock's grain
   expect(install()).toEqual({ status: 0, signal: null, stdout: '', stderr: '' }); // the build is newer than every source
+});
+
+test('a source in a linked folder counts: newer than the build, it is built again', () => {
+  const shared = tmpDirectory('install-shared');
+  fs.symlinkSync(shared, path.join(root, 'native', 'shared'));
+  const build = place('build/Release/shm_probe.node', fs.readFileSync(posixBuild));
+  const source = path.join(shared, 'common.h');
+  fs.writeFileSync(source, '');
+  const later = new Date(Date.now() + 60_000);
+  fs.utimesSync(source, later, later);
+  // Before: the link was not followed, the build judged new enough, and the
+  // change never built. Now it is built, which this PATH cannot do.
+  expect(install()).toEqual(expect.objectContaining({ status: 1, signal: null }));
+  expect(fs.existsSync(build)).toBe(true);
+  fs.rmSync(shared, { recursive: true, force: true });
 });
 
 test('a prebuilt binary that kills the process loading it does not kill the install', () => {
