@@ -28,6 +28,12 @@ function channelPair(capacity = 256) {
   return { name, memory, sender: Channel.create(memory), receiver: Channel.attach(memory) };
 }
 
+/** Both ends of a Channel of a 64-byte ring over a SharedArrayBuffer: memory no test detaches. */
+function sharedChannelPair() {
+  const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
+  return { sender: Channel.create(ring), receiver: Channel.attach(ring) };
+}
+
 describe('Channel', () => {
   test('a close that lands between the check and the sleep still ends the receive at once', () => {
     const { sender, receiver } = channelPair();
@@ -301,9 +307,7 @@ describe('waits', () => {
   });
 
   test('a sendAsync whose message is destroyed while it waits for room sends nothing and says so; the ring stays whole', async () => {
-    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
-    const sender = Channel.create(ring);
-    const receiver = Channel.attach(ring);
+    const { sender, receiver } = sharedChannelPair();
     while (sender.send(new Uint8Array(20).fill(1), 0)); // full
     const messageName = scratch.name();
     const message = posix.create(20, 'Uint8Array', messageName)!;
@@ -321,9 +325,7 @@ describe('waits', () => {
   });
 
   test('a receiveIntoAsync whose target is destroyed while it waits leaves the message in the ring and says so', async () => {
-    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
-    const sender = Channel.create(ring);
-    const receiver = Channel.attach(ring);
+    const { sender, receiver } = sharedChannelPair();
     const targetName = scratch.name();
     const target = posix.create(16, 'Uint8Array', targetName)!;
     const receiving = receiver.receiveIntoAsync(target, 3000);
@@ -335,9 +337,7 @@ describe('waits', () => {
   });
 
   test('a call queued behind another of its kind whose message or target goes meanwhile says so: nothing empty is sent, nothing is lost', async () => {
-    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
-    const sender = Channel.create(ring);
-    const receiver = Channel.attach(ring);
+    const { sender, receiver } = sharedChannelPair();
     while (sender.send(new Uint8Array(20).fill(1), 0)); // full
     const [messageName, targetName] = [scratch.name(), scratch.name()];
     const message = posix.create(20, 'Uint8Array', messageName)!;
@@ -393,9 +393,7 @@ describe('waits', () => {
   });
 
   test('an empty receiveInto target whose memory goes while the call waits says so too; the message stays', async () => {
-    const ring = new Uint8Array(new SharedArrayBuffer(Channel.bytesFor(64)));
-    const sender = Channel.create(ring);
-    const receiver = Channel.attach(ring);
+    const { sender, receiver } = sharedChannelPair();
     const targetName = scratch.name();
     const segment = posix.create(16, 'Uint8Array', targetName)!;
     const receiving = receiver.receiveIntoAsync(new Uint8Array(segment.buffer, 0, 0), 3000);
