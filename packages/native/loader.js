@@ -100,6 +100,8 @@ function headerProblem(readAt, size) {
   if (count !== 0 && entry < minimumEntry) return 'is not a valid ELF object (its program headers are too small)';
   if (count !== PN_XNUM && count !== 0) {
     const tableAt = address(header, field.phoff);
+    // Real objects have a few dozen; a hostile count must not make this read gigabytes.
+    if (count * entry > 1 << 20) return 'is not a valid ELF object (its program header table is too large)';
     if (tableAt + count * entry > size) return `is truncated (${size} bytes, cut inside its program headers)`;
     const table = readAt(tableAt, count * entry);
     if (table.length < count * entry) return `is truncated (${tableAt + table.length} bytes, cut inside its program headers)`;

@@ -119,3 +119,11 @@ test('a FIFO, or an object whose headers point outside it, is passed over with i
   expect(message).toContain(`${fifo} does not load: it is not a regular file`);
   expect(message).toContain(`${debug} does not load: it is not a valid ELF object (its program headers are too small)`);
 });
+
+test('an object whose header claims gigabytes of program headers is passed over without reading them', () => {
+  const huge = Buffer.from(fs.readFileSync(posixBuild));
+  huge.writeUInt16LE(0xffff, 0x36); // e_phentsize
+  huge.writeUInt16LE(0xfffe, 0x38); // e_phnum: 4 GiB of table
+  const file = place('build/Release/missing.node', huge);
+  expect(loadError().message).toContain(`${file} does not load: it is not a valid ELF object (its program header table is too large)`);
+});
