@@ -15,12 +15,15 @@
 //    however long it is. A zero page elsewhere splits the mapping: once a
 //    range has made kRangeSplitBudget such splits, or the process
 //    kProcessSplitBudget in ranges still guarded, a loss zeroes every page
-//    from the lowest one lost to the end of the range, in one mapping: all
-//    of them are gone after a truncation, which removes a tail, so the pages
-//    still there stay shared. Where even that needs a mapping that
-//    vm.max_map_count does not allow, the whole range becomes zero pages
-//    (one mapping). The binding reports a loss at the next call on that
-//    segment (TakeLostPages), once.
+//    from the lowest one lost to the end of the range, in one mapping (a
+//    split of its own, within the budgets): all of them are gone after a
+//    truncation, which removes a tail, so the pages still there stay shared.
+//    (A view keeps what it lost: pages an object grows back, or a full
+//    /dev/shm did not give, may be zeroed with that tail.) Where no split is
+//    left for the tail either, or vm.max_map_count leaves no room for it,
+//    the whole range becomes zero pages (one mapping). Writes into zero pages
+//    reach no one and may be zeroed again. The binding reports a loss at the
+//    next call on that segment (TakeLostPages), once.
 //  - A read-only System V attachment (kReadonly, shmat SHM_RDONLY): a write
 //    raises SIGSEGV (SEGV_ACCERR). The kernel offers no private writable view
 //    of a System V segment, so the handler replaces the whole attachment, in
@@ -105,20 +108,22 @@ struct Slot {
   // uncounted (one on each side of the run), or counts one not needed.
   std::atomic<uint64_t> zeroRun{0};
   // kFile: the lowest page index zeroed, as the registration's generation
-  // << 32 | index + 1; 0: none. Every page from it to the end is lost when a
-  // peer truncated the object (a truncation removes a tail).
+  // << 32 | index + 1; 0: none. Every page from it to the end was lost when
+  // a peer truncated the object (a truncation removes a tail); the view
+  // keeps that loss even if the object grows again.
   std::atomic<uint64_t> lowestLost{0};
   std::atomic<bool> claimed{false};
 };
 
-// How many times the handler may split mappings by zeroing a lost page apart
-// from the others (each split adds up to two mappings). Past either budget a
-// loss zeroes the range's tail from its lowest lost page instead (one mapping
-// for all its zero pages, which gives the range's splits back), so a peer that empties an object under sparse
-// reads cannot drive the process to vm.max_map_count, where no mapping, zero
-// pages included, can be made and V8 aborts. The process budget stays well
-// inside the mapping budget's headroom (mapping_budget.h): at most 2,048
-// mappings. The range budget keeps one view from spending all of it. A range gives its
+// How many times the handler may split mappings: by zeroing a lost page
+// apart from the others, or a range's tail (each split adds up to two
+// mappings). Past either budget a loss zeroes the range's tail from its
+// lowest lost page instead: one mapping for all its zero pages, one split
+// in all. So a peer that empties an object under sparse reads cannot drive
+// the process to vm.max_map_count, where no mapping, zero pages included,
+// can be made and V8 aborts. The process budget stays well inside the
+// mapping budget's headroom (mapping_budget.h): at most 2,048 mappings. The
+// range budget keeps one view from spending all of it. A range gives its
 // splits back when it is unregistered.
 constexpr int64_t kProcessSplitBudget = 1024;
 constexpr uint64_t kRangeSplitBudget = 64;
@@ -205,18 +210,23 @@ bool TakeSplit(Slot* slot, uint64_t generation) {
   return false;
 }
 
-// Gives one of the range's splits (or all of them) back to the process
-// budget, if the range is still registration `generation`.
-void GiveBackSplits(Slot* slot, uint64_t generation, bool all) {
+// Gives `count` of the range's splits (at most all it has) back to the
+// process budget, if the range is still registration `generation`.
+constexpr uint64_t kAllSplits = UINT64_MAX;
+void GiveBackSplits(Slot* slot, uint64_t generation, uint64_t count) {
   uint64_t state = slot->state.load(std::memory_order_acquire);
-  while (GenerationOf(state) == generation && SplitsOf(state) > 0) {
-    uint64_t given = all ? SplitsOf(state) : 1;
+  while (GenerationOf(state) == generation && SplitsOf(state) > 0 && count > 0) {
+    uint64_t given = count < SplitsOf(state) ? count : SplitsOf(state);
     if (slot->state.compare_exchange_weak(state, state - (given << kSplitsShift), std::memory_order_acq_rel)) {
       processSplitsLeft.fetch_add(static_cast<int64_t>(given), std::memory_order_relaxed);
       return;
     }
   }
 }
+
+// Runs and low marks are page indexes of 32 bits: a range of more pages
+// (16 TiB of 4 KiB pages) is not tracked, and loses pages one by one, then whole.
+bool Tracked(uintptr_t start, uintptr_t end) { return (end - start) / pageSize < 0xffffffffu; }
 
 // Records that page `index` of registration `generation` was lost, if it is
 // the lowest so far. A value of an older registration is replaced; one of a
@@ -233,8 +243,8 @@ void NoteLostPage(Slot* slot, uint64_t generation, uint64_t index) {
 // to it (or in it: another thread zeroed it a moment ago), else as a split
 // within both budgets. False if the budgets are spent or the kernel has no
 // mapping left for a split.
-bool ZeroPage(Slot* slot, uint64_t generation, uintptr_t page, uint64_t index) {
-  uint64_t run = slot->zeroRun.load(std::memory_order_relaxed);
+bool ZeroPage(Slot* slot, uint64_t generation, uintptr_t page, uint64_t index, bool tracked) {
+  uint64_t run = tracked ? slot->zeroRun.load(std::memory_order_relaxed) : 0;
   uint64_t first = run >> 32, last = run & 0xffffffffu;  // [first, last)
   if (run != 0 && index + 1 >= first && index <= last) {
     if (!MapZeros(page, page + pageSize)) return false;
@@ -244,23 +254,33 @@ bool ZeroPage(Slot* slot, uint64_t generation, uintptr_t page, uint64_t index) {
   }
   if (!TakeSplit(slot, generation)) return false;
   if (!MapZeros(page, page + pageSize)) {
-    GiveBackSplits(slot, generation, false);  // not made
+    GiveBackSplits(slot, generation, 1);  // not made
     return false;
   }
-  slot->zeroRun.compare_exchange_strong(run, index << 32 | (index + 1), std::memory_order_relaxed);
+  if (tracked) slot->zeroRun.compare_exchange_strong(run, index << 32 | (index + 1), std::memory_order_relaxed);
   return true;
 }
 
 // Every page from the lowest lost one to the end, in one mapping: exactly
-// what a truncation took. (Past the budgets, the pages a full /dev/shm did
-// not give, with whatever pages still exist after them: fewer than the
-// whole range.) The range's zero pages are all in it, so its splits go back.
+// what a truncation took, if the object did not grow again since. (Past the
+// budgets, also the pages after it that a full /dev/shm did not give, and
+// those that still exist.) It holds all of the range's zero pages (bar one a
+// thread zeroes below it meanwhile), so their splits go back, less one: the
+// tail itself splits the range, unless it is all of it. Where the range had
+// no split to keep, the tail takes one from the process budget.
 bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
   uint64_t lowest = slot->lowestLost.load(std::memory_order_acquire);
   if (GenerationOf(lowest) != generation || (lowest & 0xffffffffu) == 0) return false;
   uint64_t index = (lowest & 0xffffffffu) - 1;
-  if (!MapZeros(start + index * pageSize, end)) return false;
-  GiveBackSplits(slot, generation, true);
+  if (index == 0) return false;  // the whole range: the caller's last resort, which needs no split
+  bool kept = SplitsOf(slot->state.load(std::memory_order_acquire)) > 0;
+  if (!kept && !TakeSplit(slot, generation)) return false;
+  if (!MapZeros(start + index * pageSize, end)) {
+    if (!kept) GiveBackSplits(slot, generation, 1);
+    return false;
+  }
+  uint64_t splits = SplitsOf(slot->state.load(std::memory_order_acquire));
+  if (splits > 1) GiveBackSplits(slot, generation, splits - 1);
   slot->zeroRun.store(index << 32 | ((end - start) / pageSize), std::memory_order_relaxed);
   return true;
 }
@@ -272,10 +292,11 @@ bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
 bool ZeroLostPage(Slot* slot, uint64_t generation, uintptr_t address, uintptr_t start, uintptr_t end) {
   uintptr_t page = PageDown(address);
   uint64_t index = (page - start) / pageSize;
-  NoteLostPage(slot, generation, index);
-  if (!ZeroPage(slot, generation, page, index) && !ZeroTail(slot, generation, start, end)) {
+  bool tracked = Tracked(start, end);
+  if (tracked) NoteLostPage(slot, generation, index);
+  if (!ZeroPage(slot, generation, page, index, tracked) && !(tracked && ZeroTail(slot, generation, start, end))) {
     if (!MapZeros(start, end)) return false;
-    GiveBackSplits(slot, generation, true);
+    GiveBackSplits(slot, generation, kAllSplits);
   }
   uint64_t state = slot->state.load(std::memory_order_acquire);
   if (!(state & kReported)) SetIfCurrent(slot, generation, kLostPages);
