@@ -109,9 +109,19 @@ class MappingRegistry {
     }
     bool listed = status == napi_ok && List(mapping);
     if (!listed) {
-      napi_detach_arraybuffer(env, buffer);  // no view may outlive the range released here
-      ReleaseRange(mapping);
-      if (status != napi_ok) NAPI_THROW_IF_FAILED(env, status, Napi::ArrayBuffer());
+      // Neuters the buffer (no view may outlive the range) and releases the
+      // range as the error unwinds: after the error was built, since a
+      // Node-API call would reset the last error it reads.
+      struct GiveBack {
+        napi_env env;
+        napi_value buffer;
+        Mapping* mapping;
+        ~GiveBack() {
+          napi_detach_arraybuffer(env, buffer);
+          ReleaseRange(mapping);
+        }
+      } giveBack{env, buffer, mapping};
+      NAPI_THROW_IF_FAILED(env, status, Napi::ArrayBuffer());
       throw NoMemoryError(env);
     }
     return Napi::ArrayBuffer(env, buffer);
