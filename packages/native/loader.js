@@ -39,15 +39,17 @@ function addonFiles(packageRoot, addonName) {
 
 /**
  * Why `file` is not a whole ELF shared object of this machine, or undefined
- * when it is one. Only its headers are read (not the whole file), all from
- * one descriptor, which is the file the type check saw.
+ * when it is one. Only a regular file is opened (opening a device can act:
+ * arm a watchdog, rewind a tape, take a terminal), and only its headers are
+ * read, from that descriptor.
  */
 function elfProblem(file) {
   let fd;
   try {
-    // O_NONBLOCK: opening a FIFO neither blocks nor waits for a writer; only
-    // a regular file is read (a device could never end a read).
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.statSync(file).isFile()) return 'is not a regular file';
+    // O_NONBLOCK and O_NOCTTY: should the name be swapped for a FIFO or a
+    // terminal meanwhile, the open neither waits nor takes it; fstat then says.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
     const status = fs.fstatSync(fd);
     if (!status.isFile()) return 'is not a regular file';
     const readAt = (position, length) => {
@@ -59,7 +61,13 @@ function elfProblem(file) {
     if (error.code === 'ERR_OUT_OF_RANGE') return 'is not a valid ELF object (its headers point outside the file)';
     return `cannot be read (${error.code})`;
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // nothing was written: nothing a close could lose
+      }
+    }
   }
 }
 
