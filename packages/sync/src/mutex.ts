@@ -170,7 +170,7 @@ export class Mutex {
     try {
       result = fn();
     } catch (error) {
-      guard.unlock();
+      guard[Symbol.dispose](); // fn's error stands, even if fn's memory went
       throw error;
     }
     if (result instanceof Promise) return result.finally(() => guard.unlock()) as T;
@@ -249,7 +249,14 @@ export class Mutex {
         released?.();
       }
     };
-    const guard: MutexGuard = { recovered, unlock, [Symbol.dispose]: unlock };
+    // A `using` block ends cleanly where the memory went: nobody holds it
+    // there any more. unlock() says so (ERR_INVALID_STATE).
+    const dispose = () => {
+      if (!held || this.words.length !== 0) return unlock();
+      held = false;
+      released?.();
+    };
+    const guard: MutexGuard = { recovered, unlock, [Symbol.dispose]: dispose };
     // For the interleaving checker: the same release, as steps of thread `me`.
     (guard as GuardWithSteps)[RELEASE_STEPS] = (me: bigint) => this.releaseThen(me, () => {
       held = false;

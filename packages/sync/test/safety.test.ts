@@ -392,6 +392,24 @@ describe('waits', () => {
     expect(() => mutex[Symbol.dispose]()).not.toThrow(); // a `using` block ends cleanly
   });
 
+  test("a guard's `using` block, or withLock, ends cleanly where the memory went inside it; the next queued lockAsync runs", async () => {
+    const mutexName = scratch.name();
+    const mutex = new Mutex(posix.create(Mutex.BYTES, 'Uint8Array', mutexName)!);
+    const guard = await mutex.lockAsync();
+    const next = mutex.lockAsync(3000);
+    posix.destroy(mutexName);
+    expect(() => guard[Symbol.dispose]()).not.toThrow(); // before: ERR_INVALID_STATE out of the block's end
+    expect(() => guard[Symbol.dispose]()).not.toThrow(); // once
+    await expect(next).rejects.toEqual(expect.objectContaining({ code: 'ERR_INVALID_STATE' })); // its turn came
+    const other = scratch.name();
+    const second = new Mutex(posix.create(Mutex.BYTES, 'Uint8Array', other)!);
+    const mine = new Error('mine');
+    expect(() => second.withLock(() => {
+      posix.destroy(other);
+      throw mine;
+    })).toThrow(mine); // before: ERR_INVALID_STATE hid it
+  });
+
   test('an empty receiveInto target whose memory goes while the call waits says so too; the message stays', async () => {
     const { sender, receiver } = sharedChannelPair();
     const targetName = scratch.name();
