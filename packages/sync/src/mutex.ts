@@ -26,7 +26,7 @@
  */
 import { codedError, invalidArgType } from '@shm/types';
 import { binding } from './binding';
-import { validateTimeout } from './futex';
+import { detachedError, validateTimeout } from './futex';
 import { inTurn, notifyStep, runAsync, runBlocking, STEP, Steps, Turns, waitStep } from './steps';
 import { regionOf } from './region';
 
@@ -154,9 +154,10 @@ export class Mutex {
     if (waiting) yield notifyStep(this.owner, OWNER, 1);
   }
 
-  /** Whether this thread holds the mutex; false once its memory went (nobody holds it here then). */
+  /** Whether this thread holds the mutex; ERR_INVALID_STATE once its memory went (moved memory may still be held). */
   get heldByThisThread(): boolean {
-    return this.owner.length !== 0 && Atomics.load(this.owner, OWNER) === selfValue();
+    if (this.owner.length === 0) throw detachedError();
+    return Atomics.load(this.owner, OWNER) === selfValue();
   }
 
   /**
@@ -170,7 +171,7 @@ export class Mutex {
     try {
       result = fn();
     } catch (error) {
-      guard[Symbol.dispose](); // fn's error stands, even if fn's memory went
+      guard.unlock();
       throw error;
     }
     if (result instanceof Promise) return result.finally(() => guard.unlock()) as T;
@@ -249,14 +250,11 @@ export class Mutex {
         released?.();
       }
     };
-    // A `using` block ends cleanly where the memory went: nobody holds it
-    // there any more. unlock() says so (ERR_INVALID_STATE).
-    const dispose = () => {
-      if (!held || this.words.length !== 0) return unlock();
-      held = false;
-      released?.();
-    };
-    const guard: MutexGuard = { recovered, unlock, [Symbol.dispose]: dispose };
+    // Where the memory went, unlock (and so a `using` block's end) says so
+    // with ERR_INVALID_STATE, and still passes the turn on: a buffer moved
+    // by transfer() leaves the mutex held where peers see it, so silence
+    // would hide a lock that nothing can release any more.
+    const guard: MutexGuard = { recovered, unlock, [Symbol.dispose]: unlock };
     // For the interleaving checker: the same release, as steps of thread `me`.
     (guard as GuardWithSteps)[RELEASE_STEPS] = (me: bigint) => this.releaseThen(me, () => {
       held = false;
