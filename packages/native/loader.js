@@ -39,9 +39,10 @@ function addonFiles(packageRoot, addonName) {
 
 /**
  * Why `file` is not a whole ELF shared object of this machine, or undefined
- * when it is one. Only a regular file is opened (opening a device can act:
- * arm a watchdog, rewind a tape, take a terminal), and only its headers are
- * read, from that descriptor.
+ * when it is one. Only what stat calls a regular file is opened (opening a
+ * device can act: arm a watchdog, rewind a tape), and only its headers are
+ * read, from that descriptor. A name swapped between the stat and the open
+ * is not guarded against: whoever can write build/ can run code anyway.
  */
 function elfProblem(file) {
   let fd;

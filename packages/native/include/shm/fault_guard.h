@@ -264,10 +264,10 @@ bool ZeroPage(Slot* slot, uint64_t generation, uintptr_t page, uint64_t index, b
 // Every page from the lowest lost one to the end, in one mapping: exactly
 // what a truncation took, if the object did not grow again since. (Past the
 // budgets, also the pages after it that a full /dev/shm did not give, and
-// those that still exist.) It holds all of the range's zero pages (bar one a
-// thread zeroes below it meanwhile), so their splits go back, less one: the
-// tail itself splits the range, unless it is all of it. Where the range had
-// no split to keep, the tail takes one from the process budget.
+// those that still exist.) It holds all of the range's zero pages (bar
+// those other threads zero below it meanwhile), so their splits go back,
+// less one: the tail itself splits the range. Where the range had no split
+// to keep, the tail takes one from the process budget.
 bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
   uint64_t lowest = slot->lowestLost.load(std::memory_order_acquire);
   if (GenerationOf(lowest) != generation || (lowest & 0xffffffffu) == 0) return false;
@@ -279,8 +279,16 @@ bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
     if (!kept) GiveBackSplits(slot, generation, 1);
     return false;
   }
-  uint64_t splits = SplitsOf(slot->state.load(std::memory_order_acquire));
-  if (splits > 1) GiveBackSplits(slot, generation, splits - 1);
+  // All but one go back, counted at the exchange: a thread that zeroes
+  // another tail meanwhile cannot make both give back the same splits.
+  uint64_t state = slot->state.load(std::memory_order_acquire);
+  while (GenerationOf(state) == generation && SplitsOf(state) > 1) {
+    uint64_t given = SplitsOf(state) - 1;
+    if (slot->state.compare_exchange_weak(state, state - (given << kSplitsShift), std::memory_order_acq_rel)) {
+      processSplitsLeft.fetch_add(static_cast<int64_t>(given), std::memory_order_relaxed);
+      break;
+    }
+  }
   slot->zeroRun.store(index << 32 | ((end - start) / pageSize), std::memory_order_relaxed);
   return true;
 }
