@@ -210,13 +210,14 @@ bool TakeSplit(Slot* slot, uint64_t generation) {
   return false;
 }
 
-// Gives `count` of the range's splits (at most all it has) back to the
-// process budget, if the range is still registration `generation`.
+// Gives `count` of the range's splits back to the process budget, keeping
+// at least `keep`, in one exchange (so two threads never give back the same
+// splits), if the range is still registration `generation`.
 constexpr uint64_t kAllSplits = UINT64_MAX;
-void GiveBackSplits(Slot* slot, uint64_t generation, uint64_t count) {
+void GiveBackSplits(Slot* slot, uint64_t generation, uint64_t count, uint64_t keep = 0) {
   uint64_t state = slot->state.load(std::memory_order_acquire);
-  while (GenerationOf(state) == generation && SplitsOf(state) > 0 && count > 0) {
-    uint64_t given = count < SplitsOf(state) ? count : SplitsOf(state);
+  while (GenerationOf(state) == generation && SplitsOf(state) > keep && count > 0) {
+    uint64_t given = count < SplitsOf(state) - keep ? count : SplitsOf(state) - keep;
     if (slot->state.compare_exchange_weak(state, state - (given << kSplitsShift), std::memory_order_acq_rel)) {
       processSplitsLeft.fetch_add(static_cast<int64_t>(given), std::memory_order_relaxed);
       return;
@@ -279,16 +280,7 @@ bool ZeroTail(Slot* slot, uint64_t generation, uintptr_t start, uintptr_t end) {
     if (!kept) GiveBackSplits(slot, generation, 1);
     return false;
   }
-  // All but one go back, counted at the exchange: a thread that zeroes
-  // another tail meanwhile cannot make both give back the same splits.
-  uint64_t state = slot->state.load(std::memory_order_acquire);
-  while (GenerationOf(state) == generation && SplitsOf(state) > 1) {
-    uint64_t given = SplitsOf(state) - 1;
-    if (slot->state.compare_exchange_weak(state, state - (given << kSplitsShift), std::memory_order_acq_rel)) {
-      processSplitsLeft.fetch_add(static_cast<int64_t>(given), std::memory_order_relaxed);
-      break;
-    }
-  }
+  GiveBackSplits(slot, generation, kAllSplits, 1);  // all but the tail's
   slot->zeroRun.store(index << 32 | ((end - start) / pageSize), std::memory_order_relaxed);
   return true;
 }
