@@ -59,7 +59,6 @@ function elfProblem(file) {
     };
     return headerProblem(readAt, status.size);
   } catch (error) {
-    if (error.code === 'ERR_OUT_OF_RANGE') return 'is not a valid ELF object (its headers point outside the file)';
     return `cannot be read (${error.code})`;
   } finally {
     if (fd !== undefined) {
@@ -74,8 +73,8 @@ function elfProblem(file) {
 
 /**
  * elfProblem's reading of the headers of a file of `size` bytes, through
- * `readAt(position, length)`; may throw ERR_OUT_OF_RANGE on a header that
- * points outside what was read.
+ * `readAt(position, length)`. Every field is read inside what was read: a
+ * header that points outside the file is a reason, never a throw.
  */
 function headerProblem(readAt, size) {
   const header = readAt(0, Math.min(size, 64)); // Elf64_Ehdr is 64 bytes, Elf32_Ehdr 52

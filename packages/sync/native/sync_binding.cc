@@ -162,13 +162,13 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   return OutcomeValue(env, result, cell);
 }
 
-// Whether the memory under `cell` stays while an asynchronous wait on it is
-// pending, or says when it goes: a SharedArrayBuffer, or a segment's buffer
-// (<shm/segment_tag.h>). napi_is_arraybuffer is false for a SharedArrayBuffer.
-bool OutlivesAsyncWaits(Napi::Env env, const Cell& cell) {
+// Whether the memory `buffer` holds stays while an asynchronous wait on it
+// is pending, or says when it goes: a SharedArrayBuffer, or a segment's
+// buffer (<shm/segment_tag.h>). napi_is_arraybuffer is false for a SharedArrayBuffer.
+bool OutlivesAsyncWaits(Napi::Env env, napi_value buffer) {
   bool ordinary = true;
-  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, cell.buffer, &ordinary), false);
-  return !ordinary || IsSegmentBuffer(env, cell.buffer);
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &ordinary), false);
+  return !ordinary || IsSegmentBuffer(env, buffer);
 }
 
 // outlivesAsyncWaits(array): see OutlivesAsyncWaits
@@ -177,7 +177,7 @@ Napi::Value OutlivesAsyncWaitsValue(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) throw CodedError(env, ErrorCode::kInvalidArgType, "expected a typed array");
   napi_value buffer = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[0], nullptr, nullptr, nullptr, &buffer, nullptr), Napi::Value());
-  return Napi::Boolean::New(env, OutlivesAsyncWaits(env, Cell{nullptr, false, 0, Napi::Object(env, buffer)}));
+  return Napi::Boolean::New(env, OutlivesAsyncWaits(env, buffer));
 }
 
 // waitAsync(array, index, expected, timeoutMs, ref, array2?, index2?, expected2?): Promise of the same
@@ -187,8 +187,8 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Cell cell;
   request.count = WordsArgument(info, 5, request.words, &cell);
   // src/futex.ts checked both cells' memory; checked again, as ever.
-  if (!OutlivesAsyncWaits(env, cell) || (info.Length() > 5 && info[5].IsTypedArray() &&
-                                          !OutlivesAsyncWaits(env, CellArgument(info, 5)))) {
+  if (!OutlivesAsyncWaits(env, cell.buffer) || (info.Length() > 5 && info[5].IsTypedArray() &&
+                                                 !OutlivesAsyncWaits(env, CellArgument(info, 5).buffer))) {
     throw CodedError(env, ErrorCode::kInvalidArgType, "an asynchronous wait needs a SharedArrayBuffer or a segment's memory");
   }
   request.deadline = DeadlineArgument(info, 3);
