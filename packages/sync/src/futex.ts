@@ -3,6 +3,7 @@
  * other processes map too. They are Linux futexes without the private flag,
  * so a notify wakes waiters in every process that maps the same segment.
  */
+import { types } from 'node:util';
 import { codedError, invalidArgType, outOfRange } from '@shm/types';
 import { binding } from './binding';
 import type { WaitResult } from './native';
@@ -49,7 +50,9 @@ const ASYNC_MEMORY =
 
 /** Checks the array and index of a cell; returns the array. */
 export function validateCell(array: unknown, index: unknown): WaitableArray {
-  if (!(array instanceof Int32Array || array instanceof BigInt64Array)) {
+  // Brand checks, not instanceof: an object given a typed array's
+  // prototype, or a Proxy of one, is neither (and has no length to read).
+  if (!(types.isInt32Array(array) || types.isBigInt64Array(array))) {
     throw invalidArgType('array', 'an Int32Array or a BigInt64Array', array);
   }
   if (array.length === 0 && array.buffer.byteLength === 0) throw detachedError();
@@ -61,7 +64,7 @@ export function validateCell(array: unknown, index: unknown): WaitableArray {
 }
 
 function validateExpected(array: WaitableArray, expected: unknown): number | bigint {
-  if (array instanceof Int32Array) {
+  if (types.isInt32Array(array)) {
     if (typeof expected !== 'number') throw invalidArgType('expected', 'of type number for an Int32Array', expected);
     if (!(Number.isInteger(expected) && expected >= INT32_MIN && expected <= INT32_MAX)) {
       throw outOfRange(`The "expected" argument must be a 32-bit integer. Received ${String(expected)}`);
