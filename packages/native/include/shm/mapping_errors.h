@@ -40,7 +40,8 @@ inline Napi::Error LostPagesError(Napi::Env env, const std::string& segment) {
   Napi::Error error = CodedError(
       env, ErrorCode::kShmTruncated,
       "shm object '" + segment + "' lost pages while mapped here: another process truncated it, or /dev/shm had no " +
-          "room for a page; reads past what remained saw zeros and writes there reached no one");
+          "room for a page; in this thread's views the pages lost (and, once many were lost in the process, the rest of a " +
+          "view) read as zeros and take writes that reach no one: get it again to see the object as it is");
   error.Set("path", Napi::String::New(env, segment));
   return error;
 }
